@@ -1,0 +1,170 @@
+/**
+ * Reads `config.yaml`, validates it and freezes it into a {@link Config}.
+ *
+ * @module
+ */
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { ConfigError } from "../errors.ts";
+import { configSchema, type RawConfig } from "./schema.ts";
+import { suggest } from "./_suggest.ts";
+
+/** A mix server or a client of the network, as listed in the config. */
+export interface NodeConfig {
+  /** Unique id, also the name of its public key file `<id>.key`. */
+  readonly id: string;
+  /** `host:port` the node listens on. */
+  readonly address: string;
+}
+
+/** The validated, immutable network configuration. */
+export interface Config {
+  /** Absolute path of the file it was read from (for error messages). */
+  readonly file: string;
+  /** Folder of the config file, where public key files `<id>.key` live. */
+  readonly dir: string;
+  /** Registered clients needed to start, and packets expected per round. */
+  readonly messagesPerRound: number;
+  /** Length of a round in seconds. */
+  readonly roundDuration: number;
+  /** Seconds a mix waits past a round's end for late packets. */
+  readonly roundTimeout: number;
+  /** Text a client sends, to itself, in a round with no real message. */
+  readonly dummyPayload: string;
+  /** Bytes of message every packet carries (messages are padded to it). */
+  readonly payloadSize: number;
+  /** The cascade, in order: the first receives from clients, the last holds mailboxes. */
+  readonly mixServers: readonly NodeConfig[];
+  /** Every client allowed to register. */
+  readonly clients: readonly NodeConfig[];
+  /** Absolute folder of secret key files. */
+  readonly keysDir: string;
+  /** Absolute folder of node state (SQLite files). */
+  readonly dataDir: string;
+  /** The sealed-box implementation. */
+  readonly cryptoBackend: RawConfig["crypto_backend"];
+}
+
+/**
+ * Reads and validates a config file.
+ *
+ * @throws {ConfigError} when the file is missing, is not YAML, or a field is invalid; the
+ * message names the file and the field.
+ */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    const why = cause instanceof Deno.errors.NotFound ? "no such file" : String(cause);
+    throw new ConfigError(`Cannot read config ${path}: ${why}`, { cause });
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * Parses and validates config text; `path` names the file in errors and anchors relative
+ * folders.
+ *
+ * @throws {ConfigError} when the text is not YAML or a field is invalid.
+ */
+export function parseConfig(text: string, path: string): Config {
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const line = first.linePos?.[0].line;
+    throw new ConfigError(
+      `${path}${line ? `:${line}` : ""}: not valid YAML: ${first.message.split("\n")[0]}`,
+    );
+  }
+  const result = configSchema.safeParse(document.toJS(), { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => describeIssue(path, issue)).join("\n"),
+    );
+  }
+  const raw = result.data;
+  checkConsistency(path, raw);
+  const file = resolve(path);
+  const dir = dirname(file);
+  const within = (folder: string) => isAbsolute(folder) ? folder : join(dir, folder);
+  const freezeNodes = (nodes: RawConfig["clients"]) =>
+    Object.freeze(nodes.map((n) => Object.freeze({ id: n.id, address: n.address })));
+  return Object.freeze({
+    file,
+    dir,
+    messagesPerRound: raw.messages_per_round,
+    roundDuration: raw.round_duration,
+    roundTimeout: raw.round_timeout ?? raw.round_duration / 2,
+    dummyPayload: raw.dummy_payload,
+    payloadSize: raw.payload_size,
+    mixServers: freezeNodes(raw.mix_servers),
+    clients: freezeNodes(raw.clients),
+    keysDir: within(raw.keys_dir),
+    dataDir: within(raw.data_dir),
+    cryptoBackend: raw.crypto_backend,
+  });
+}
+
+function describeIssue(path: string, issue: z.core.$ZodIssue): string {
+  const field = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    const known = Object.keys(shapeAt(issue.path));
+    return issue.keys.map((key) => {
+      const name = field ? `${field}.${key}` : key;
+      const hint = suggest(key, known);
+      return `${path}: ${name}: unknown key${hint ? `, did you mean "${hint}"?` : ""}`;
+    }).join("\n");
+  }
+  if (issue.code === "invalid_type") {
+    const got = issue.input === undefined ? "nothing (the key is required)" : describe(issue.input);
+    return `${path}: ${field || "(document)"}: expected ${issue.expected}, got ${got}`;
+  }
+  return `${path}: ${field || "(document)"}: ${issue.message}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {
+  const inNodeList = path.length > 0 && (path[0] === "mix_servers" || path[0] === "clients");
+  return inNodeList ? { id: 0, address: 0 } : configSchema.shape;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((part, i) =>
+    typeof part === "number" ? `[${part}]` : `${i === 0 ? "" : "."}${String(part)}`
+  ).join("");
+}
+
+function checkConsistency(path: string, raw: RawConfig): void {
+  const problems: string[] = [];
+  const nodes = [
+    ...raw.mix_servers.map((n, i) => ({ ...n, field: `mix_servers[${i}]` })),
+    ...raw.clients.map((n, i) => ({ ...n, field: `clients[${i}]` })),
+  ];
+  for (const key of ["id", "address"] as const) {
+    const seen = new Map<string, string>();
+    for (const node of nodes) {
+      const earlier = seen.get(node[key]);
+      if (earlier) {
+        problems.push(
+          `${path}: ${node.field}.${key}: duplicate ${key} ${JSON.stringify(node[key])}, ` +
+            `already used by ${earlier}`,
+        );
+      } else seen.set(node[key], node.field);
+    }
+  }
+  if (raw.messages_per_round > raw.clients.length) {
+    problems.push(
+      `${path}: messages_per_round: expected at most the number of clients ` +
+        `(${raw.clients.length}), got ${raw.messages_per_round}`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"));
+}

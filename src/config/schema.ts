@@ -1,0 +1,56 @@
+/**
+ * The zod schema of `config.yaml`, with every default in one place.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { HOP_ADDRESS_BYTES } from "../onion/sizes.ts";
+
+/** Crypto backends a config may select. */
+export const CRYPTO_BACKENDS = ["libsodium", "tweetnacl"] as const;
+
+/** The largest `payload_size` accepted: 16 MiB of message per packet. */
+export const MAX_PAYLOAD_SIZE = 16 * 1024 * 1024;
+
+const ADDRESS = /^(?<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?<port>\d{1,5})$/;
+const ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const address = z.string().max(HOP_ADDRESS_BYTES).superRefine((value, ctx) => {
+  const match = ADDRESS.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: "custom", message: `expected "host:port", got ${JSON.stringify(value)}` });
+    return;
+  }
+  const port = Number(match.groups!.port);
+  if (port < 1 || port > 65535) {
+    ctx.addIssue({ code: "custom", message: `port must be 1 to 65535, got ${port}` });
+  }
+});
+
+const id = z.string().regex(ID, {
+  message: "expected an id of 1 to 64 letters, digits, '_', '.' or '-'",
+});
+
+const node = z.strictObject({ id, address });
+
+/** Keys of the original design, then the optional extensions with their defaults. */
+export const configSchema = z.strictObject({
+  messages_per_round: z.number().int().min(1),
+  round_duration: z.number().min(0.01).max(3600),
+  dummy_payload: z.string(),
+  mix_servers: z.array(node).min(1, { message: "expected at least one mix server" }),
+  clients: z.array(node).min(1, { message: "expected at least one client" }),
+  /** Bytes of message one packet carries; every packet is padded to it. */
+  payload_size: z.number().int().min(1).max(MAX_PAYLOAD_SIZE).default(1024),
+  /** Seconds a mix waits past the end of a round for late packets; default half a round. */
+  round_timeout: z.number().min(0).max(3600).optional(),
+  /** Folder of secret keys, relative to the config file. */
+  keys_dir: z.string().min(1).default("secret"),
+  /** Folder of each node's SQLite state, relative to the config file. */
+  data_dir: z.string().min(1).default("data"),
+  /** Which implementation of the sealed box to use; both are byte-compatible. */
+  crypto_backend: z.enum(CRYPTO_BACKENDS).default("libsodium"),
+});
+
+/** The YAML document as validated, before paths are resolved and names camel-cased. */
+export type RawConfig = z.infer<typeof configSchema>;

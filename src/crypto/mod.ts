@@ -1,0 +1,50 @@
+/**
+ * Keys, the sealed box (two byte-compatible backends behind {@link SealedBox}), key files and
+ * peer MACs. The only module that touches key material.
+ *
+ * @module
+ */
+import { CryptoError } from "../errors.ts";
+export { CryptoError };
+import type { SealedBox } from "./box.ts";
+import { createLibsodiumBox } from "./libsodium.ts";
+import { createTweetnaclBox } from "./tweetnacl.ts";
+
+export { KEY_BYTES, type KeyPair, NONCE_BYTES, SEAL_OVERHEAD, type SealedBox } from "./box.ts";
+export {
+  decodePublicKey,
+  ensureKeyPair,
+  type EnsureKeyPairOptions,
+  publicKeyPath,
+  readKeyPair,
+  readPublicKey,
+  secretKeyPath,
+  writePublicKey,
+  writeSecretKey,
+} from "./key_files.ts";
+export { MAC_BYTES, type MacField, PeerMac } from "./mac.ts";
+export { decodeBase64, encodeBase64 } from "./_base64.ts";
+
+/** Names of the available sealed-box backends. */
+export const BACKENDS = {
+  libsodium: createLibsodiumBox,
+  tweetnacl: createTweetnaclBox,
+} as const;
+
+/**
+ * Creates the sealed box named in config `crypto_backend`.
+ *
+ * @throws {CryptoError} for an unknown name.
+ */
+export function createSealedBox(name: string = "libsodium"): Promise<SealedBox> {
+  const create = BACKENDS[name as keyof typeof BACKENDS];
+  if (!create) {
+    throw new CryptoError(
+      `Unknown crypto backend ${JSON.stringify(name)}: expected one of ${
+        Object.keys(BACKENDS).join(", ")
+      }`,
+      { status: "invalid-argument" },
+    );
+  }
+  return create();
+}

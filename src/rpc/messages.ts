@@ -1,0 +1,98 @@
+/**
+ * TypeScript shapes of the messages in `protos/mixnet.proto`, as proto-loader decodes them
+ * (field names as in the proto, bytes as Uint8Array, int64 as number).
+ *
+ * @module
+ */
+
+/** A client's packet for one round. */
+export interface ForwardMessageRequest {
+  payload: Uint8Array;
+  round: number;
+  client_id: string;
+  mac: Uint8Array;
+}
+/** Answer to {@link ForwardMessageRequest}. */
+export interface ForwardMessageResponse {
+  status: string;
+}
+/** A mailbox poll at the last mix. */
+export interface PollMessagesRequest {
+  client_addr: string;
+  client_id: string;
+  timestamp_ms: number;
+  ack_cursor: number;
+  mac: Uint8Array;
+}
+/** Pending mailbox payloads and the cursor that acknowledges them. */
+export interface PollMessagesResponse {
+  payloads: Uint8Array[];
+  cursor: number;
+}
+/** A client joining the network. */
+export interface RegisterRequest {
+  client_id: string;
+  timestamp_ms: number;
+  mac: Uint8Array;
+}
+/** Answer to {@link RegisterRequest}. */
+export interface RegisterResponse {
+  status: boolean;
+  reason: string;
+}
+/** A wait on the start barrier. */
+export interface WaitForStartRequest {
+  client_id: string;
+}
+/** The round clock. */
+export interface WaitForStartResponse {
+  ready: boolean;
+  round_duration: number;
+  epoch_ms: number;
+  round_duration_s: number;
+}
+/** One round's batch from the previous mix. */
+export interface ForwardBatchRequest {
+  round: number;
+  packets: Uint8Array[];
+  mix_id: string;
+  mac: Uint8Array;
+}
+/** Answer to {@link ForwardBatchRequest}. */
+export interface ForwardBatchResponse {
+  status: string;
+}
+/** A user's message to queue. */
+export interface PrepareMessageRequest {
+  message: string;
+  recipient_pubkey: Uint8Array;
+  recipient_addr: string;
+}
+/** Answer to {@link PrepareMessageRequest}. */
+export interface PrepareMessageResponse {
+  status: boolean;
+  round: number;
+  reason: string;
+  prepare_ms: number;
+}
+/** A user's poll of its client. */
+export type ClientPollMessagesRequest = Record<string, never>;
+/** Messages received, dummies removed. */
+export interface ClientPollMessagesResponse {
+  messages: string[];
+}
+
+/** Handlers of the `MixServer` service. */
+export interface MixServerHandlers {
+  ForwardMessage(request: ForwardMessageRequest): Promise<ForwardMessageResponse>;
+  PollMessages(request: PollMessagesRequest): Promise<PollMessagesResponse>;
+  Register(request: RegisterRequest): Promise<RegisterResponse>;
+  WaitForStart(request: WaitForStartRequest): Promise<WaitForStartResponse>;
+  ForwardBatch(request: ForwardBatchRequest): Promise<ForwardBatchResponse>;
+}
+
+/** Handlers of the `Client` service. */
+export interface ClientHandlers {
+  PrepareMessage(request: PrepareMessageRequest): Promise<PrepareMessageResponse>;
+  PollMessages(request: ClientPollMessagesRequest): Promise<ClientPollMessagesResponse>;
+}

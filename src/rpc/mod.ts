@@ -1,0 +1,12 @@
+/**
+ * The gRPC layer: the proto loaded once, typed messages, servers and promise-based stubs. The
+ * only module that knows grpc-js.
+ *
+ * @module
+ */
+export { grpc, RpcError, toServiceError } from "./errors.ts";
+export { maxMessageBytes } from "./limits.ts";
+export type * from "./messages.ts";
+export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
+export { type RpcServer, type ServeOptions, startServer } from "./server.ts";
+export { type CallOptions, ClientStub, MixServerStub, type StubOptions } from "./stubs.ts";

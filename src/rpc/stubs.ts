@@ -1,0 +1,108 @@
+/**
+ * Promise-returning client stubs of both services, with a deadline on every call and errors
+ * that name the peer and the method.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import type * as m from "./messages.ts";
+import { mixnetPackage } from "./proto.ts";
+import { RpcError } from "./errors.ts";
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => void;
+
+/** Options of a stub. */
+export interface StubOptions {
+  /** Largest message sent or received, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Deadline of a call unless the call gives its own; default 10 s. */
+  readonly timeoutMs?: number;
+  /** How the peer is named in errors, e.g. `mix_2 (127.0.0.1:50052)`. */
+  readonly name?: string;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Deadline of this call in milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+class Stub {
+  readonly #client: grpc.Client;
+  readonly #timeoutMs: number;
+  readonly #name: string;
+
+  constructor(service: grpc.ServiceClientConstructor, address: string, options: StubOptions) {
+    this.#client = new service(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": options.maxMessageBytes,
+      "grpc.max_send_message_length": options.maxMessageBytes,
+      "grpc.enable_retries": 0,
+    });
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#name = options.name ?? address;
+  }
+
+  protected call<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
+    const fn = (this.#client as unknown as Record<string, UnaryMethod<Req, Res>>)[method];
+    return new Promise<Res>((resolve, reject) => {
+      fn.call(this.#client, request, { deadline }, (error: grpc.ServiceError | null, res: Res) => {
+        if (error) reject(new RpcError(this.#name, method, error.code, error.details));
+        else resolve(res);
+      });
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+}
+
+/** A stub of the `MixServer` service. */
+export class MixServerStub extends Stub {
+  /** Connects (lazily) to a mix at `address`. */
+  constructor(address: string, options: StubOptions) {
+    super(mixnetPackage().MixServer, address, options);
+  }
+  /** Sends a client's packet for a round. */
+  forwardMessage(r: m.ForwardMessageRequest, o?: CallOptions): Promise<m.ForwardMessageResponse> {
+    return this.call("ForwardMessage", r, o);
+  }
+  /** Polls a mailbox. */
+  pollMessages(r: m.PollMessagesRequest, o?: CallOptions): Promise<m.PollMessagesResponse> {
+    return this.call("PollMessages", r, o);
+  }
+  /** Registers a client. */
+  register(r: m.RegisterRequest, o?: CallOptions): Promise<m.RegisterResponse> {
+    return this.call("Register", r, o);
+  }
+  /** Waits on the start barrier. */
+  waitForStart(r: m.WaitForStartRequest, o?: CallOptions): Promise<m.WaitForStartResponse> {
+    return this.call("WaitForStart", r, o);
+  }
+  /** Sends one round's batch to the next mix. */
+  forwardBatch(r: m.ForwardBatchRequest, o?: CallOptions): Promise<m.ForwardBatchResponse> {
+    return this.call("ForwardBatch", r, o);
+  }
+}
+
+/** A stub of a client's own `Client` service. */
+export class ClientStub extends Stub {
+  /** Connects (lazily) to a client at `address`. */
+  constructor(address: string, options: StubOptions) {
+    super(mixnetPackage().Client, address, options);
+  }
+  /** Queues a message. */
+  prepareMessage(r: m.PrepareMessageRequest, o?: CallOptions): Promise<m.PrepareMessageResponse> {
+    return this.call("PrepareMessage", r, o);
+  }
+  /** Returns received messages. */
+  pollMessages(o?: CallOptions): Promise<m.ClientPollMessagesResponse> {
+    return this.call("PollMessages", {}, o);
+  }
+}

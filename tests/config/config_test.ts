@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/errors.ts";
+import { loadConfig, parseConfig } from "../../src/config/mod.ts";
+
+const FILE = "config/config.yaml";
+const BASE = `
+messages_per_round: 2
+round_duration: 0.5
+dummy_payload: dummy
+mix_servers:
+  - { id: mix_1, address: "127.0.0.1:7001" }
+  - { id: mix_2, address: "127.0.0.1:7002" }
+clients:
+  - { id: client_1, address: "127.0.0.1:7101" }
+  - { id: client_2, address: "127.0.0.1:7102" }
+`;
+
+function refuse(text: string, pattern: RegExp): void {
+  assert.throws(() => parseConfig(text, FILE), (error: Error) => {
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("the shipped config loads with defaults applied and is frozen", async () => {
+  const config = await loadConfig(new URL("../../config/config.yaml", import.meta.url).pathname);
+  assert.equal(config.mixServers.length, 3);
+  assert.equal(config.clients.length, 4);
+  assert.equal(config.roundDuration, 1);
+  assert.equal(config.payloadSize, 1024);
+  assert.equal(config.cryptoBackend, "libsodium");
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.mixServers[0]));
+  assert.ok(config.mixServers.every((m) => m.address.startsWith("127.0.0.1:")));
+});
+
+Deno.test("optional keys get their documented defaults, paths resolve beside the file", () => {
+  const config = parseConfig(BASE, "/etc/mixnet/config.yaml");
+  assert.equal(config.payloadSize, 1024);
+  assert.equal(config.roundTimeout, 0.25);
+  assert.equal(config.keysDir, "/etc/mixnet/secret");
+  assert.equal(config.dataDir, "/etc/mixnet/data");
+  assert.equal(config.dir, "/etc/mixnet");
+  const custom = parseConfig(
+    BASE + "payload_size: 10\nround_timeout: 0\nkeys_dir: /k\ncrypto_backend: tweetnacl\n",
+    FILE,
+  );
+  assert.deepEqual(
+    [custom.payloadSize, custom.roundTimeout, custom.keysDir, custom.cryptoBackend],
+    [10, 0, "/k", "tweetnacl"],
+  );
+});
+
+Deno.test("a bad address names the file, the field and what was expected", () => {
+  refuse(
+    BASE.replace('"127.0.0.1:7002"', "server_2"),
+    /^config\/config\.yaml: mix_servers\[1\]\.address: expected "host:port", got "server_2"$/,
+  );
+  refuse(
+    BASE.replace("7101", "70000"),
+    /clients\[0\]\.address: port must be 1 to 65535, got 70000/,
+  );
+});
+
+Deno.test("duplicate ids and duplicate addresses are refused", () => {
+  refuse(
+    BASE.replace("id: mix_2", "id: mix_1"),
+    /mix_servers\[1\]\.id: duplicate id "mix_1", already used by mix_servers\[0\]/,
+  );
+  refuse(
+    BASE.replace("7102", "7001"),
+    /clients\[1\]\.address: duplicate address "127\.0\.0\.1:7001"/,
+  );
+});
+
+Deno.test("messages_per_round above the number of clients is refused", () => {
+  refuse(
+    BASE.replace("messages_per_round: 2", "messages_per_round: 3"),
+    /messages_per_round: expected at most the number of clients \(2\), got 3/,
+  );
+});
+
+Deno.test("zero mixes and missing keys are refused", () => {
+  refuse(
+    BASE.replace(/mix_servers:\n( {2}- .*\n)+/, "mix_servers: []\n"),
+    /mix_servers: expected at least one mix server/,
+  );
+  refuse(
+    BASE.replace("dummy_payload: dummy\n", ""),
+    /dummy_payload: expected string, got nothing \(the key is required\)/,
+  );
+});
+
+Deno.test("unknown keys are refused with a suggestion", () => {
+  refuse(
+    BASE + "round_duraton: 1\n",
+    /round_duraton: unknown key, did you mean "round_duration"\?/,
+  );
+  refuse(
+    BASE.replace('address: "127.0.0.1:7101"', 'adress: "127.0.0.1:7101"'),
+    /clients\[0\]\.adress: unknown key, did you mean "address"\?/,
+  );
+  refuse(BASE + "zzz: 1\n", /zzz: unknown key$/m);
+});
+
+Deno.test("wrong types, bad YAML and a missing file are refused clearly", async () => {
+  refuse(
+    BASE.replace("round_duration: 0.5", "round_duration: fast"),
+    /round_duration: expected number, got string "fast"/,
+  );
+  refuse("messages_per_round: [\n", /^config\/config\.yaml(:\d+)?: not valid YAML/);
+  refuse("- a\n- b\n", /\(document\): expected object, got a list/);
+  refuse(BASE + "crypto_backend: rot13\n", /crypto_backend: .*"libsodium"/);
+  await assert.rejects(
+    loadConfig("/nonexistent/config.yaml"),
+    /Cannot read config \/nonexistent\/config\.yaml: no such file/,
+  );
+});

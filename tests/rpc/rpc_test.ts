@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import {
+  ClientStub,
+  grpc,
+  MixServerStub,
+  type PollMessagesRequest,
+  RpcError,
+  startServer,
+} from "../../src/rpc/mod.ts";
+import { MixnetError } from "../../src/errors.ts";
+
+const LIMIT = 1024 * 1024;
+
+Deno.test("a real server answers every method of both services", async () => {
+  const seen: string[] = [];
+  const server = await startServer("127.0.0.1:0", {
+    maxMessageBytes: LIMIT,
+    mix: {
+      ForwardMessage(r) {
+        seen.push(`forward ${r.round} ${r.payload.length} ${r.client_id}`);
+        return Promise.resolve({ status: "ok" });
+      },
+      PollMessages(r: PollMessagesRequest) {
+        seen.push(`poll ${r.client_addr} ${r.ack_cursor} ${r.timestamp_ms}`);
+        return Promise.resolve({ payloads: [new Uint8Array([1, 2, 3])], cursor: 7 });
+      },
+      Register(r) {
+        seen.push(`register ${r.client_id}`);
+        return Promise.resolve({ status: true, reason: "" });
+      },
+      WaitForStart(r) {
+        seen.push(`wait ${r.client_id}`);
+        return Promise.resolve({
+          ready: true,
+          round_duration: 0.1,
+          round_duration_s: 0.1,
+          epoch_ms: 1_790_000_000_123,
+        });
+      },
+      ForwardBatch(r) {
+        seen.push(`batch ${r.round} ${r.packets.length} ${r.mix_id}`);
+        return Promise.resolve({ status: "stored" });
+      },
+    },
+    client: {
+      PrepareMessage(r) {
+        seen.push(`prepare ${r.message} ${r.recipient_addr} ${r.recipient_pubkey.length}`);
+        return Promise.resolve({ status: true, round: 4, reason: "", prepare_ms: 0.5 });
+      },
+      PollMessages() {
+        return Promise.resolve({ messages: ["héllo"] });
+      },
+    },
+  });
+  const mix = new MixServerStub(`127.0.0.1:${server.port}`, { maxMessageBytes: LIMIT });
+  const client = new ClientStub(`127.0.0.1:${server.port}`, { maxMessageBytes: LIMIT });
+  try {
+    const mac = new Uint8Array(32);
+    assert.equal(
+      (await mix.forwardMessage({ payload: new Uint8Array(10), round: 3, client_id: "c", mac }))
+        .status,
+      "ok",
+    );
+    const poll = await mix.pollMessages({
+      client_addr: "a:1",
+      client_id: "c",
+      timestamp_ms: 1_790_000_000_000,
+      ack_cursor: 6,
+      mac,
+    });
+    assert.deepEqual([...poll.payloads[0]], [1, 2, 3]);
+    assert.equal(poll.cursor, 7);
+    assert.deepEqual(await mix.register({ client_id: "c", timestamp_ms: 1, mac }), {
+      status: true,
+      reason: "",
+    });
+    const start = await mix.waitForStart({ client_id: "c" });
+    assert.equal(start.epoch_ms, 1_790_000_000_123);
+    assert.equal(start.round_duration_s, 0.1);
+    assert.ok(Math.abs(start.round_duration - 0.1) < 1e-6);
+    assert.equal(
+      (await mix.forwardBatch({ round: 2, packets: [mac, mac], mix_id: "m", mac })).status,
+      "stored",
+    );
+    const prepared = await client.prepareMessage({
+      message: "hi",
+      recipient_pubkey: new Uint8Array(32),
+      recipient_addr: "a:1",
+    });
+    assert.equal(prepared.round, 4);
+    assert.deepEqual((await client.pollMessages()).messages, ["héllo"]);
+    assert.deepEqual(seen, [
+      "forward 3 10 c",
+      "poll a:1 6 1790000000000",
+      "register c",
+      "wait c",
+      "batch 2 2 m",
+      "prepare hi a:1 32",
+    ]);
+  } finally {
+    mix.close();
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("domain errors reach the caller as gRPC statuses with their reason", async () => {
+  const unexpected: unknown[] = [];
+  const server = await startServer("127.0.0.1:0", {
+    maxMessageBytes: LIMIT,
+    onInternalError: (_method, error) => unexpected.push(error),
+    client: {
+      PrepareMessage() {
+        throw new MixnetError("Unknown recipient x:1: not in the config", {
+          status: "invalid-argument",
+        });
+      },
+      PollMessages() {
+        return Promise.reject(new TypeError("boom"));
+      },
+    },
+  });
+  const client = new ClientStub(`127.0.0.1:${server.port}`, {
+    maxMessageBytes: LIMIT,
+    name: "client_1",
+  });
+  try {
+    const refused = await client.prepareMessage({
+      message: "",
+      recipient_pubkey: new Uint8Array(),
+      recipient_addr: "x:1",
+    }).catch((e) => e);
+    assert.ok(refused instanceof RpcError);
+    assert.equal(refused.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(refused.message, /PrepareMessage on client_1 failed: INVALID_ARGUMENT: Unknown/);
+    const crashed = await client.pollMessages().catch((e) => e);
+    assert.equal(crashed.code, grpc.status.INTERNAL);
+    assert.equal(unexpected.length, 1);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("a message over the size limit fails loudly with both sizes", async () => {
+  const server = await startServer("127.0.0.1:0", {
+    maxMessageBytes: 1000,
+    mix: {
+      ForwardBatch: () => Promise.resolve({ status: "stored" }),
+    } as never,
+  });
+  const mix = new MixServerStub(`127.0.0.1:${server.port}`, { maxMessageBytes: 1_000_000 });
+  try {
+    const error = await mix.forwardBatch({
+      round: 0,
+      packets: [new Uint8Array(5000)],
+      mix_id: "m",
+      mac: new Uint8Array(),
+    }).catch((e) => e);
+    assert.ok(error instanceof RpcError);
+    assert.equal(error.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(error.message, /\(\d+ vs\.? 1000\)/);
+  } finally {
+    mix.close();
+    await server.close();
+  }
+});
+
+Deno.test("binding a port in use fails with a clear message", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    await assert.rejects(
+      startServer(`127.0.0.1:${port}`, { maxMessageBytes: LIMIT }),
+      /Cannot listen on 127\.0\.0\.1:\d+: address already in use/,
+    );
+  } finally {
+    listener.close();
+  }
+});
