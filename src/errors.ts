@@ -11,6 +11,7 @@ export type ErrorStatus =
   | "invalid-argument"
   | "permission-denied"
   | "not-found"
+  | "already-exists"
   | "failed-precondition"
   | "out-of-range"
   | "resource-exhausted"

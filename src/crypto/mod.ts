@@ -23,6 +23,8 @@ export {
   writeSecretKey,
 } from "./key_files.ts";
 export { MAC_BYTES, type MacField, PeerMac } from "./mac.ts";
+export { KeyDirectory } from "./key_directory.ts";
+export { batchDigest, batchProof, forwardProof, pollProof, registerProof } from "./proofs.ts";
 export { decodeBase64, encodeBase64 } from "./_base64.ts";
 
 /** Names of the available sealed-box backends. */

@@ -10,6 +10,7 @@ const TO_CODE: Record<ErrorStatus, grpc.status> = {
   "invalid-argument": grpc.status.INVALID_ARGUMENT,
   "permission-denied": grpc.status.PERMISSION_DENIED,
   "not-found": grpc.status.NOT_FOUND,
+  "already-exists": grpc.status.ALREADY_EXISTS,
   "failed-precondition": grpc.status.FAILED_PRECONDITION,
   "out-of-range": grpc.status.OUT_OF_RANGE,
   "resource-exhausted": grpc.status.RESOURCE_EXHAUSTED,

@@ -1,0 +1,55 @@
+/**
+ * What each authenticated request proves, as the label and field order its MAC covers. Signer
+ * and verifier both call these, so the two sides cannot drift apart:
+ *
+ *   mac.sign(peer, ...registerProof(request))
+ *   mac.verify(peer, request.mac, ...registerProof(request))
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { MacField } from "./mac.ts";
+
+/** A client proves to the first mix that it holds its key, at a fresh time. */
+export function registerProof(
+  r: { client_id: string; timestamp_ms: number },
+): [string, ...MacField[]] {
+  return ["register", r.client_id, r.timestamp_ms];
+}
+
+/** A client proves to the first mix that this packet for this round is its one packet. */
+export function forwardProof(
+  r: { client_id: string; round: number; payload: Uint8Array },
+): [string, ...MacField[]] {
+  return ["forward", r.client_id, r.round, r.payload];
+}
+
+/** A client proves to the last mix that it owns the mailbox it polls, at a fresh time. */
+export function pollProof(r: {
+  client_id: string;
+  client_addr: string;
+  timestamp_ms: number;
+  ack_cursor: number;
+}): [string, ...MacField[]] {
+  return ["poll", r.client_id, r.client_addr, r.timestamp_ms, r.ack_cursor];
+}
+
+/** A mix proves to the next mix that it sent this round's batch. */
+export function batchProof(
+  r: { mix_id: string; round: number; packets: readonly Uint8Array[] },
+): [string, ...MacField[]] {
+  return ["batch", r.mix_id, r.round, batchDigest(r.packets)];
+}
+
+/** SHA-256 over the length-prefixed packets of a batch. */
+export function batchDigest(packets: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash("sha256");
+  const length = new Uint8Array(4);
+  const view = new DataView(length.buffer);
+  for (const packet of packets) {
+    view.setUint32(0, packet.length);
+    hash.update(length);
+    hash.update(packet);
+  }
+  return new Uint8Array(hash.digest());
+}

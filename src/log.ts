@@ -1,0 +1,78 @@
+/**
+ * Structured, levelled logs: one line per event to stderr, `logfmt`-style text by default or
+ * JSON lines. Never pass keys or plaintext as fields.
+ *
+ * @module
+ */
+
+/** Severity of a log line. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Extra key-value context of a line. */
+export type LogFields = Record<string, string | number | boolean | undefined | null>;
+
+/** A logger bound to a node name. */
+export interface Logger {
+  /** Detail for debugging. */
+  debug(message: string, fields?: LogFields): void;
+  /** Normal operation. */
+  info(message: string, fields?: LogFields): void;
+  /** Something went wrong and was handled. */
+  warn(message: string, fields?: LogFields): void;
+  /** Something failed. */
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** The node's id, first field of every line. */
+  readonly name: string;
+  /** Lowest level written; default `info`. */
+  readonly level?: LogLevel;
+  /** `text` (default) or `json`. */
+  readonly format?: "text" | "json";
+  /** Where lines go; default stderr. */
+  readonly write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+/** Creates a logger. */
+export function createLogger(options: LoggerOptions): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const write = options.write ??
+    ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+  const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
+    if (ORDER[level] < min) return;
+    const time = new Date().toISOString();
+    if (options.format === "json") {
+      write(JSON.stringify({ time, level, node: options.name, message, ...fields }));
+      return;
+    }
+    const extra = Object.entries(fields)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${key}=${formatValue(value)}`)
+      .join(" ");
+    write(
+      `${time} ${level.toUpperCase().padEnd(5)} ${options.name} ${message}${
+        extra ? " " + extra : ""
+      }`,
+    );
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+  };
+}
+
+/** A logger that writes nothing (tests that assert on other output). */
+export const silentLogger: Logger = createLogger({ name: "", level: "error", write: () => {} });
+
+function formatValue(value: unknown): string {
+  const text = String(value);
+  return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
+}
