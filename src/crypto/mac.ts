@@ -32,7 +32,7 @@ export class PeerMac {
   }
 
   /** Computes the MAC of `fields` under `label` for the peer with public key `peer`. */
-  sign(peer: Uint8Array, label: string, ...fields: MacField[]): Uint8Array {
+  sign(peer: Uint8Array, label: string, ...fields: MacField[]): Uint8Array<ArrayBuffer> {
     return computeMac(this.#key(peer), label, fields);
   }
 
@@ -53,7 +53,11 @@ export class PeerMac {
   }
 }
 
-function computeMac(key: Uint8Array, label: string, fields: readonly MacField[]): Uint8Array {
+function computeMac(
+  key: Uint8Array,
+  label: string,
+  fields: readonly MacField[],
+): Uint8Array<ArrayBuffer> {
   const hmac = createHmac("sha256", key);
   for (const field of [label, ...fields]) {
     const bytes = field instanceof Uint8Array ? field : encoder.encode(String(field));

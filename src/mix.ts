@@ -1,0 +1,34 @@
+/**
+ * Entry script of a mix server.
+ *
+ *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-sys \
+ *     src/mix.ts --id mix_1 --config config/config.yaml
+ *
+ * @module
+ */
+import { prepareRole, runUntilSignal } from "./_entry.ts";
+import { startMix } from "./mix/mod.ts";
+
+const USAGE = `Usage: mix.ts --id MIX_ID [--config config/config.yaml] [--metrics-file F]
+       [--output-dir D] [--workers N] [--log-format text|json] [--log-level debug|info|warn|error]
+Environment: MIX_ID, CONFIG_PATH.`;
+
+if (import.meta.main) {
+  await runUntilSignal("mix", async () => {
+    const role = await prepareRole("mix", "MIX_ID", {
+      "output-dir": { type: "string" },
+      workers: { type: "string" },
+    }, USAGE);
+    const workers = role.values.workers ? Number(role.values.workers) : undefined;
+    return startMix({
+      config: role.config,
+      id: role.id,
+      box: role.box,
+      keyPair: role.keyPair,
+      logger: role.logger,
+      metricsFile: role.values["metrics-file"],
+      outputDir: role.values["output-dir"],
+      workers,
+    });
+  });
+}

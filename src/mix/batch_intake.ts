@@ -1,0 +1,93 @@
+/**
+ * How a mix after the first receives a round: one authenticated `ForwardBatch` from the
+ * previous mix, stored whole and durably before it is acknowledged; a repeated batch for the
+ * same round is acknowledged again and not stored twice.
+ *
+ * @module
+ */
+import { batchProof, type KeyDirectory, type PeerMac } from "../crypto/mod.ts";
+import { MixnetError } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import type { ForwardBatchRequest, ForwardBatchResponse } from "../rpc/mod.ts";
+import { nowMs } from "../round_clock.ts";
+import type { RoundRecord } from "./processor.ts";
+import type { MixStore } from "./store.ts";
+
+/** Options of {@link BatchIntake}. */
+export interface BatchIntakeOptions {
+  /** This mix's id. */
+  readonly id: string;
+  /** Id of the previous mix, the only one allowed to forward here. */
+  readonly previousId: string;
+  readonly store: MixStore;
+  readonly mac: PeerMac;
+  readonly keys: KeyDirectory;
+  /** Largest number of packets a batch may hold. */
+  readonly maxPackets: number;
+  /** Called with each newly stored round. */
+  readonly onReceived: (round: number) => void;
+  readonly metrics: Metrics<RoundRecord>;
+}
+
+/** Receives batches from the previous mix. */
+export class BatchIntake {
+  readonly #o: BatchIntakeOptions;
+
+  /** Creates the intake. */
+  constructor(options: BatchIntakeOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Stores a batch (or recognises a repeat).
+   *
+   * @throws {MixnetError} permission-denied for any sender but the previous mix or a bad MAC,
+   * invalid-argument for a malformed batch.
+   */
+  async receive(request: ForwardBatchRequest): Promise<ForwardBatchResponse> {
+    const { id, previousId, store } = this.#o;
+    if (request.mix_id !== previousId) {
+      this.#o.metrics.count("batch.denied");
+      throw new MixnetError(
+        `ForwardBatch refused: ${
+          JSON.stringify(request.mix_id)
+        } may not forward to ${id}, only ${previousId} may`,
+        { status: "permission-denied" },
+      );
+    }
+    if (!await this.#verify(request)) {
+      this.#o.metrics.count("batch.denied");
+      throw new MixnetError(`ForwardBatch from ${previousId} refused: its MAC does not verify`, {
+        status: "permission-denied",
+      });
+    }
+    if (!Number.isInteger(request.round) || request.round < 0) {
+      throw new MixnetError(`ForwardBatch refused: round ${request.round} is not a round number`, {
+        status: "invalid-argument",
+      });
+    }
+    if (request.packets.length > this.#o.maxPackets) {
+      throw new MixnetError(
+        `ForwardBatch for round ${request.round} refused: ${request.packets.length} packets, at most ${this.#o.maxPackets} expected`,
+        { status: "invalid-argument" },
+      );
+    }
+    if (!store.receiveBatch(request.round, request.packets, nowMs())) {
+      this.#o.metrics.count("batch.duplicate");
+      return { status: "duplicate" };
+    }
+    this.#o.onReceived(request.round);
+    return { status: "stored" };
+  }
+
+  async #verify(request: ForwardBatchRequest): Promise<boolean> {
+    const proof = batchProof(request);
+    const { keys, mac, previousId } = this.#o;
+    try {
+      if (mac.verify(await keys.get(previousId), request.mac, ...proof)) return true;
+      return mac.verify(await keys.get(previousId, { fresh: true }), request.mac, ...proof);
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The first mix's intake: accepts at most one authenticated packet per registered client per
+ * round, persists it before acknowledging it, and closes each round, in order, when every
+ * registered client has sent or when its deadline (send time + `round_timeout`) passes. A
+ * missing or slow client never stalls the network.
+ *
+ * @module
+ */
+import { forwardProof, type KeyDirectory, type PeerMac } from "../crypto/mod.ts";
+import { type ErrorStatus, MixnetError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { ForwardMessageRequest } from "../rpc/mod.ts";
+import { nowMs, type RoundClock } from "../round_clock.ts";
+import type { RoundRecord } from "./processor.ts";
+import type { Registry } from "./registry.ts";
+import type { MixStore } from "./store.ts";
+
+/** Options of {@link Collector}. */
+export interface CollectorOptions {
+  readonly store: MixStore;
+  readonly registry: Registry;
+  readonly mac: PeerMac;
+  readonly keys: KeyDirectory;
+  /** The only valid packet length at the first mix. */
+  readonly packetSize: number;
+  /** How long past a round's send time late packets are still accepted. */
+  readonly roundTimeoutMs: number;
+  /** Called with each round as it closes, in order. */
+  readonly onClosed: (round: number) => void;
+  readonly metrics: Metrics<RoundRecord>;
+  readonly logger: Logger;
+}
+
+/** Accepts client packets and closes rounds. */
+export class Collector {
+  readonly #o: CollectorOptions;
+  #lastClosed: number;
+  readonly #senders = new Map<number, Set<string>>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #clock: RoundClock | undefined;
+  #stopped = false;
+
+  /** Restores the last closed round and the packets already received from the store. */
+  constructor(options: CollectorOptions) {
+    this.#o = options;
+    this.#lastClosed = Number(options.store.getMeta("last_closed") ?? -1);
+    for (const round of options.store.inboxRounds()) {
+      if (round > this.#lastClosed) {
+        this.#senders.set(round, new Set(options.store.inboxSlots(round)));
+      }
+    }
+  }
+
+  /** The last round closed (-1 before the first). */
+  get lastClosed(): number {
+    return this.#lastClosed;
+  }
+
+  /**
+   * Starts closing rounds on `clock`. Rounds closed before a restart but not yet processed
+   * are handed on first; rounds whose deadline passed while the mix was down are closed if
+   * they hold packets and skipped if empty.
+   */
+  start(clock: RoundClock): void {
+    this.#clock = clock;
+    for (const round of this.#o.store.inboxRounds()) {
+      if (round <= this.#lastClosed) this.#o.onClosed(round);
+    }
+    const lastDue = this.#lastDue(Date.now());
+    for (const round of [...this.#senders.keys()].sort((a, b) => a - b)) {
+      if (round <= lastDue) this.#close(round);
+    }
+    if (lastDue > this.#lastClosed) this.#markClosed(lastDue);
+    this.#schedule();
+  }
+
+  /** Stops closing rounds; open rounds stay in the inbox for the next start. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  /**
+   * Accepts a client's packet for a round, durably.
+   *
+   * @throws {MixnetError} with a precise status for every reason a packet is refused.
+   */
+  async accept(request: ForwardMessageRequest): Promise<void> {
+    const { registry, store } = this.#o;
+    const clock = this.#clock;
+    const id = request.client_id;
+    const round = request.round;
+    if (!clock) {
+      this.#refuse(
+        "not-started",
+        "failed-precondition",
+        `Packet refused: rounds have not started (${registry.size} clients registered)`,
+      );
+    }
+    if (!registry.has(id)) {
+      this.#refuse(
+        "unregistered",
+        "permission-denied",
+        `Packet refused: ${JSON.stringify(id)} is not a registered client`,
+      );
+    }
+    if (!await this.#verify(id, request)) {
+      this.#refuse(
+        "bad-mac",
+        "permission-denied",
+        `Packet from ${id} refused: its MAC does not verify`,
+      );
+    }
+    if (request.payload.length !== this.#o.packetSize) {
+      this.#refuse(
+        "wrong-size",
+        "invalid-argument",
+        `Packet from ${id} for round ${round} refused: expected ${this.#o.packetSize} bytes, got ${request.payload.length}`,
+      );
+    }
+    const current = clock.roundAt(Date.now());
+    if (!Number.isInteger(round) || round < 0) {
+      this.#refuse(
+        "bad-round",
+        "invalid-argument",
+        `Packet from ${id} refused: round ${round} is not a round number`,
+      );
+    }
+    if (round <= this.#lastClosed) {
+      this.#refuse(
+        "closed-round",
+        "failed-precondition",
+        `Packet from ${id} refused: round ${round} is closed (current round ${current})`,
+      );
+    }
+    if (round > current + 1) {
+      this.#refuse(
+        "future-round",
+        "out-of-range",
+        `Packet from ${id} refused: round ${round} is too far ahead (current round ${current})`,
+      );
+    }
+    if (!store.addToInbox(round, id, request.payload, nowMs())) {
+      this.#refuse(
+        "duplicate",
+        "already-exists",
+        `Packet from ${id} refused: it already sent one in round ${round}`,
+      );
+    }
+    let senders = this.#senders.get(round);
+    if (!senders) this.#senders.set(round, senders = new Set());
+    senders.add(id);
+    this.#o.metrics.count("accepted");
+    this.#closeDue();
+  }
+
+  #refuse(reason: string, status: ErrorStatus, message: string): never {
+    this.#o.metrics.count(`rejected.${reason}`);
+    throw new MixnetError(message, { status });
+  }
+
+  async #verify(id: string, request: ForwardMessageRequest): Promise<boolean> {
+    const proof = forwardProof(request);
+    try {
+      if (this.#o.mac.verify(await this.#o.keys.get(id), request.mac, ...proof)) return true;
+      return this.#o.mac.verify(await this.#o.keys.get(id, { fresh: true }), request.mac, ...proof);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The last round whose deadline has passed at `now`. */
+  #lastDue(now: number): number {
+    const clock = this.#clock!;
+    return clock.roundAt(now - this.#o.roundTimeoutMs) - 1;
+  }
+
+  #closeDue(): void {
+    if (!this.#clock || this.#stopped) return;
+    const lastDue = this.#lastDue(Date.now());
+    for (;;) {
+      const next = this.#lastClosed + 1;
+      const senders = this.#senders.get(next)?.size ?? 0;
+      const complete = this.#o.registry.size > 0 && senders >= this.#o.registry.size;
+      if (next > lastDue && !complete) break;
+      this.#close(next);
+    }
+    this.#schedule();
+  }
+
+  #close(round: number): void {
+    this.#markClosed(round);
+    this.#senders.delete(round);
+    this.#o.onClosed(round);
+  }
+
+  #markClosed(round: number): void {
+    this.#lastClosed = round;
+    this.#o.store.setMeta("last_closed", round);
+  }
+
+  #schedule(): void {
+    if (this.#stopped || !this.#clock) return;
+    clearTimeout(this.#timer);
+    const next = this.#lastClosed + 1;
+    const deadline = this.#clock.sendTime(next) + this.#o.roundTimeoutMs;
+    this.#timer = setTimeout(() => this.#closeDue(), Math.max(0, deadline - Date.now()) + 1);
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * A mix server wired together in one spot: store, stages (intake → crypto → outgoing) and the
+ * gRPC service. Which stages run depends on the mix's place in the cascade.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config } from "../config/mod.ts";
+import {
+  encodeBase64,
+  KeyDirectory,
+  type KeyPair,
+  PeerMac,
+  type SealedBox,
+} from "../crypto/mod.ts";
+import { ConfigError, MixnetError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import { packetSize } from "../onion/mod.ts";
+import {
+  maxMessageBytes,
+  type MixServerHandlers,
+  MixServerStub,
+  type RpcServer,
+  startServer,
+} from "../rpc/mod.ts";
+import { BatchIntake } from "./batch_intake.ts";
+import { Collector } from "./collector.ts";
+import { Forwarder } from "./forwarder.ts";
+import { Mailboxes } from "./mailbox.ts";
+import { Peeler } from "./peeler.ts";
+import { RoundProcessor, type RoundRecord } from "./processor.ts";
+import { Registry } from "./registry.ts";
+import { MixStore } from "./store.ts";
+
+/** Options of {@link startMix}. */
+export interface MixOptions {
+  /** The network configuration. */
+  readonly config: Config;
+  /** This mix's id in `config.mixServers`. */
+  readonly id: string;
+  /** The sealed-box backend. */
+  readonly box: SealedBox;
+  /** This mix's key pair. */
+  readonly keyPair: KeyPair;
+  /** Where logs go; default stderr text. */
+  readonly logger?: Logger;
+  /** Append per-round metrics as JSON lines to this file. */
+  readonly metricsFile?: string;
+  /** Last mix only: also write every delivered payload under this folder. */
+  readonly outputDir?: string;
+  /** Peeling workers; default one per core. */
+  readonly workers?: number;
+}
+
+/** A running mix. */
+export interface MixNode {
+  /** Its id. */
+  readonly id: string;
+  /** Per-round records and counters. */
+  readonly metrics: Metrics<RoundRecord>;
+  /** Graceful stop: finishes the round in hand, closes the server, flushes storage. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a mix: opens its store, resumes any round left from a previous run, and serves its
+ * configured address.
+ *
+ * @throws {ConfigError} when `id` is not a mix of the config; {@link MixnetError} when the
+ * address is taken or the store cannot be opened.
+ */
+export async function startMix(options: MixOptions): Promise<MixNode> {
+  const { config, id, box, keyPair } = options;
+  const index = config.mixServers.findIndex((m) => m.id === id);
+  if (index < 0) {
+    throw new ConfigError(
+      `${config.file}: mix_servers: no mix with id ${JSON.stringify(id)} (known: ${
+        config.mixServers.map((m) => m.id).join(", ")
+      })`,
+    );
+  }
+  const self = config.mixServers[index];
+  const first = config.mixServers[0];
+  const previous = config.mixServers[index - 1];
+  const next = config.mixServers[index + 1];
+  const layers = config.mixServers.length - index;
+  const logger = options.logger ?? createLogger({ name: id });
+  const metrics = new Metrics<RoundRecord>(id, options.metricsFile);
+  const keys = new KeyDirectory(config.dir);
+  const mac = new PeerMac(box, keyPair);
+  const limit = maxMessageBytes(config);
+  const store = new MixStore(join(config.dataDir, `${id}.sqlite`), encodeBase64(keyPair.publicKey));
+  const peeler = new Peeler({
+    backend: box.name,
+    keyPair,
+    payloadSize: config.payloadSize,
+    layers,
+    workers: options.workers,
+  });
+  const stopping = new AbortController();
+
+  const nextStub = next &&
+    new MixServerStub(next.address, {
+      maxMessageBytes: limit,
+      name: `${next.id} (${next.address})`,
+    });
+  const forwarder = next &&
+    new Forwarder({
+      id,
+      nextId: next.id,
+      store,
+      stub: nextStub!,
+      mac,
+      nextPublicKey: () => keys.get(next.id),
+      metrics,
+      logger,
+    });
+  const processor = new RoundProcessor({
+    store,
+    peeler,
+    nextMixAddress: next?.address,
+    clients: new Map(config.clients.map((c) => [c.address, c.id])),
+    metrics,
+    logger,
+    outputDir: options.outputDir,
+    onCommitted: () => forwarder?.wake(),
+  });
+
+  let collector: Collector | undefined;
+  const registry = index === 0
+    ? new Registry({
+      store,
+      mac,
+      keys,
+      clientIds: new Set(config.clients.map((c) => c.id)),
+      messagesPerRound: config.messagesPerRound,
+      roundDuration: config.roundDuration,
+      logger,
+      onStart: (clock) => collector!.start(clock),
+    })
+    : undefined;
+  if (registry) {
+    collector = new Collector({
+      store,
+      registry,
+      mac,
+      keys,
+      packetSize: packetSize(config.payloadSize, layers),
+      roundTimeoutMs: config.roundTimeout * 1000,
+      onClosed: (round) => processor.enqueue(round),
+      metrics,
+      logger,
+    });
+  }
+  const intake = previous &&
+    new BatchIntake({
+      id,
+      previousId: previous.id,
+      store,
+      mac,
+      keys,
+      maxPackets: 2 * config.clients.length + 16,
+      onReceived: (round) => processor.enqueue(round),
+      metrics,
+    });
+  const mailboxes = next ? undefined : new Mailboxes({
+    store,
+    mac,
+    keys,
+    clients: new Map(config.clients.map((c) => [c.id, c.address])),
+    maxResponseBytes: limit - 64 * 1024,
+    metrics,
+  });
+
+  const notHere = (what: string, who: string): never => {
+    throw new MixnetError(`${id} does not serve ${what}: ${who}`, {
+      status: "failed-precondition",
+    });
+  };
+  const firstOnly = `clients talk to the first mix, ${first.id} at ${first.address}`;
+  const handlers: MixServerHandlers = {
+    async ForwardMessage(request) {
+      if (!collector) notHere("ForwardMessage", firstOnly);
+      await collector!.accept(request);
+      return { status: "ok" };
+    },
+    async Register(request) {
+      if (!registry) notHere("Register", firstOnly);
+      await registry!.register(request);
+      return { status: true, reason: "" };
+    },
+    async WaitForStart(request) {
+      if (!registry) notHere("WaitForStart", firstOnly);
+      const clock = await registry!.waitForStart(request.client_id, stopping.signal);
+      return {
+        ready: true,
+        round_duration: config.roundDuration,
+        round_duration_s: config.roundDuration,
+        epoch_ms: clock.epochMs,
+      };
+    },
+    PollMessages(request) {
+      if (!mailboxes) {
+        const last = config.mixServers[config.mixServers.length - 1];
+        notHere("PollMessages", `mailboxes are at the last mix, ${last.id} at ${last.address}`);
+      }
+      return mailboxes!.poll(request);
+    },
+    ForwardBatch(request) {
+      if (!intake) notHere("ForwardBatch", "it is the first mix of the cascade");
+      return intake!.receive(request);
+    },
+  };
+
+  let server: RpcServer;
+  try {
+    server = await startServer(self.address, {
+      mix: handlers,
+      maxMessageBytes: limit,
+      onInternalError: (method, error) =>
+        logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
+    });
+  } catch (error) {
+    peeler.close();
+    store.close();
+    await forwarder?.stop();
+    nextStub?.close();
+    throw error;
+  }
+
+  // Resume: rounds stored before a restart are processed before anything new.
+  if (intake) { for (const round of store.inboxRounds()) processor.enqueue(round); }
+  if (registry?.clock) collector!.start(registry.clock);
+
+  logger.info("ready", {
+    address: self.address,
+    position: `${index + 1}/${config.mixServers.length}`,
+    workers: peeler.size,
+    backend: box.name,
+  });
+
+  return {
+    id,
+    metrics,
+    async stop() {
+      stopping.abort();
+      collector?.stop();
+      await server.close(1000);
+      await processor.stop();
+      await forwarder?.stop();
+      nextStub?.close();
+      peeler.close();
+      store.close();
+      logger.info("stopped");
+    },
+  };
+}

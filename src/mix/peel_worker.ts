@@ -1,0 +1,44 @@
+/**
+ * A peeling worker: holds the mix key and removes one layer from each packet it is sent, off
+ * the main thread so the gRPC event loop keeps answering.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { createSealedBox, type KeyPair, type SealedBox } from "../crypto/mod.ts";
+import { PacketError } from "../errors.ts";
+import { peelLayer } from "../onion/mod.ts";
+import type { PeelJob, PeelReply, PeelResult, PeelSetup } from "./peeler.ts";
+
+let box: SealedBox | undefined;
+let key: KeyPair;
+let expected: { payloadSize: number; layers: number };
+let ready: Promise<void> | undefined;
+
+self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob>) => {
+  const message = event.data;
+  if (message.type === "setup") {
+    key = { publicKey: message.publicKey, secretKey: message.secretKey };
+    expected = { payloadSize: message.payloadSize, layers: message.layers };
+    ready = createSealedBox(message.backend).then((b) => void (box = b));
+    return;
+  }
+  await ready;
+  const results: PeelResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const packet of message.packets) {
+    try {
+      const { next, inner } = peelLayer(box!, packet, key, expected);
+      results.push({ ok: true, kind: next.kind, address: next.address, inner });
+      transfer.push(inner.buffer as ArrayBuffer);
+    } catch (error) {
+      results.push({
+        ok: false,
+        reason: error instanceof PacketError ? error.reason : "internal",
+        message: (error as Error).message,
+      });
+    }
+  }
+  const reply: PeelReply = { id: message.id, results };
+  self.postMessage(reply, transfer);
+};

@@ -1,0 +1,130 @@
+/**
+ * Peels a round's batch in parallel on a small pool of workers, transferring packet buffers
+ * rather than copying them.
+ *
+ * @module
+ */
+import type { KeyPair } from "../crypto/mod.ts";
+import type { HopKind } from "../onion/mod.ts";
+
+/** The outcome of peeling one packet. */
+export type PeelResult =
+  | {
+    readonly ok: true;
+    readonly kind: HopKind;
+    readonly address: string;
+    readonly inner: Uint8Array;
+  }
+  | { readonly ok: false; readonly reason: string; readonly message: string };
+
+/** First message to a worker. */
+export interface PeelSetup {
+  readonly type: "setup";
+  readonly backend: string;
+  readonly publicKey: Uint8Array;
+  readonly secretKey: Uint8Array;
+  readonly payloadSize: number;
+  readonly layers: number;
+}
+
+/** A chunk of packets to peel. */
+export interface PeelJob {
+  readonly type: "job";
+  readonly id: number;
+  readonly packets: Uint8Array[];
+}
+
+/** A worker's answer to a {@link PeelJob}. */
+export interface PeelReply {
+  readonly id: number;
+  readonly results: PeelResult[];
+}
+
+/** Options of {@link Peeler}. */
+export interface PeelerOptions {
+  /** Name of the sealed-box backend. */
+  readonly backend: string;
+  /** The mix's key pair. */
+  readonly keyPair: KeyPair;
+  /** Payload size of the network. */
+  readonly payloadSize: number;
+  /** Layers a packet carries when it reaches this mix. */
+  readonly layers: number;
+  /** Number of workers; default one per core. */
+  readonly workers?: number;
+}
+
+/** A pool of peeling workers. */
+export class Peeler {
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<
+    number,
+    { resolve: (results: PeelResult[]) => void; reject: (error: Error) => void }
+  >();
+  #nextId = 0;
+
+  /** Starts the workers. */
+  constructor(options: PeelerOptions) {
+    const count = Math.max(1, options.workers ?? navigator.hardwareConcurrency ?? 1);
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(new URL("./peel_worker.ts", import.meta.url), { type: "module" });
+      worker.onmessage = (event: MessageEvent<PeelReply>) => {
+        const pending = this.#pending.get(event.data.id);
+        this.#pending.delete(event.data.id);
+        pending?.resolve(event.data.results);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        const error = new Error(`Peeling worker failed: ${event.message}`);
+        for (const pending of this.#pending.values()) pending.reject(error);
+        this.#pending.clear();
+      };
+      const setup: PeelSetup = {
+        type: "setup",
+        backend: options.backend,
+        publicKey: options.keyPair.publicKey,
+        secretKey: options.keyPair.secretKey,
+        payloadSize: options.payloadSize,
+        layers: options.layers,
+      };
+      worker.postMessage(setup);
+      this.#workers.push(worker);
+    }
+  }
+
+  /** Number of workers. */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /**
+   * Peels every packet, in parallel across the workers; results are in input order. The
+   * packets' buffers are transferred to the workers and unusable afterwards.
+   */
+  async peel(packets: Uint8Array[]): Promise<PeelResult[]> {
+    if (packets.length === 0) return [];
+    const chunk = Math.ceil(packets.length / this.#workers.length);
+    const parts: Promise<PeelResult[]>[] = [];
+    for (let w = 0; w * chunk < packets.length; w++) {
+      const slice = packets.slice(w * chunk, (w + 1) * chunk).map(ownBuffer);
+      const id = this.#nextId++;
+      parts.push(new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject })));
+      const job: PeelJob = { type: "job", id, packets: slice };
+      this.#workers[w].postMessage(job, slice.map((p) => p.buffer as ArrayBuffer));
+    }
+    return (await Promise.all(parts)).flat();
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const worker of this.#workers) worker.terminate();
+    this.#workers.length = 0;
+  }
+}
+
+/** A view that owns its whole buffer, so transferring it detaches nothing else. */
+function ownBuffer(packet: Uint8Array): Uint8Array {
+  return packet.byteOffset === 0 && packet.byteLength === packet.buffer.byteLength
+    ? packet
+    : packet.slice();
+}

@@ -1,0 +1,211 @@
+/**
+ * The crypto stage of a mix: takes closed rounds in order, drops replays, peels every packet on
+ * the worker pool, checks each next hop, shuffles the survivors and commits the round (outbox
+ * or mailboxes) in one transaction. Rounds queue up while one is being peeled, so none is ever
+ * skipped or left behind.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { HopKind, replayTag } from "../onion/mod.ts";
+import { nowMs } from "../round_clock.ts";
+import type { Peeler } from "./peeler.ts";
+import { shuffle } from "./shuffle.ts";
+import type { MixStore } from "./store.ts";
+
+/** What a mix records about each round it processes. */
+export interface RoundRecord {
+  /** `"round"` for a processed round, `"forward"` when its batch was acknowledged. */
+  readonly event: "round" | "forward";
+  /** The round. */
+  readonly round: number;
+  /** Wall-clock ms the first and last packet of the round arrived. */
+  readonly first_arrival_ms?: number;
+  readonly last_arrival_ms?: number;
+  /** Wall-clock ms the round was committed (stored in mailboxes at the last mix). */
+  readonly committed_ms?: number;
+  /** Packets in and out (forwarded or stored). */
+  readonly batch_in?: number;
+  readonly batch_out?: number;
+  /** Dropped packets by reason. */
+  readonly dropped?: Readonly<Record<string, number>>;
+  /** Cover packets that reached the sink (last mix). */
+  readonly cover?: number;
+  /** Milliseconds peeling the batch, and forwarding it (until acknowledged). */
+  readonly peel_ms?: number;
+  readonly forward_ms?: number;
+  /** Forward attempts until acknowledged. */
+  readonly attempts?: number;
+  /** Rounds waiting to be processed when this one finished. */
+  readonly queue_depth?: number;
+}
+
+/** Options of {@link RoundProcessor}. */
+export interface ProcessorOptions {
+  readonly store: MixStore;
+  readonly peeler: Peeler;
+  /** Address of the next mix, or undefined at the last mix. */
+  readonly nextMixAddress: string | undefined;
+  /** Client address → client id, for mailbox deliveries at the last mix. */
+  readonly clients: ReadonlyMap<string, string>;
+  readonly metrics: Metrics<RoundRecord>;
+  readonly logger: Logger;
+  /** Called after a round is committed. */
+  readonly onCommitted?: (round: number) => void;
+  /** Where the last mix also writes every delivered payload, when set. */
+  readonly outputDir?: string;
+}
+
+/** Processes closed rounds one after another, in the order they were closed. */
+export class RoundProcessor {
+  readonly #options: ProcessorOptions;
+  readonly #queue: number[] = [];
+  #running: Promise<void> = Promise.resolve();
+  #draining = false;
+  #stopped = false;
+
+  /** Creates a processor; nothing runs until a round is enqueued. */
+  constructor(options: ProcessorOptions) {
+    this.#options = options;
+  }
+
+  /** Rounds closed and waiting (including the one being processed). */
+  get depth(): number {
+    return this.#queue.length;
+  }
+
+  /** Queues a closed round. */
+  enqueue(round: number): void {
+    if (this.#stopped) return;
+    this.#queue.push(round);
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#running = this.#drain();
+    }
+  }
+
+  /** Finishes the round in hand, leaves the rest in the inbox for the next start. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const round = this.#queue[0];
+        try {
+          await this.#process(round);
+        } catch (error) {
+          // The round stays in the inbox and is processed again at the next start.
+          this.#options.logger.error("round processing failed", {
+            round,
+            error: (error as Error).message,
+          });
+        }
+        this.#queue.shift();
+      }
+    } finally {
+      // Cleared in the same turn as the last queue check, so enqueue never misses a round.
+      this.#draining = false;
+    }
+  }
+
+  async #process(round: number): Promise<void> {
+    const { store, peeler, logger, metrics } = this.#options;
+    const { packets, firstMs, lastMs } = store.inbox(round);
+    const dropped: Record<string, number> = {};
+    const drop = (reason: string) => (dropped[reason] = (dropped[reason] ?? 0) + 1);
+
+    const tags = packets.map(replayTag);
+    const known = store.knownTags(tags);
+    const fresh: Uint8Array[] = [];
+    const freshTags: string[] = [];
+    const seen = new Set<string>();
+    packets.forEach((packet, i) => {
+      if (known.has(tags[i]) || seen.has(tags[i])) return drop("replayed");
+      seen.add(tags[i]);
+      fresh.push(packet);
+      freshTags.push(tags[i]);
+    });
+
+    const started = performance.now();
+    const results = await peeler.peel(fresh);
+    const peelMs = performance.now() - started;
+
+    const opened: string[] = [];
+    const outgoing: Uint8Array[] = [];
+    const deliveries: { recipient: string; packet: Uint8Array }[] = [];
+    let cover = 0;
+    results.forEach((result, i) => {
+      if (!result.ok) return drop(result.reason);
+      opened.push(freshTags[i]);
+      if (this.#options.nextMixAddress !== undefined) {
+        if (result.kind !== HopKind.mix || result.address !== this.#options.nextMixAddress) {
+          return drop("bad-hop");
+        }
+        outgoing.push(result.inner);
+      } else if (result.kind === HopKind.sink) {
+        cover++;
+      } else if (result.kind === HopKind.client && this.#options.clients.has(result.address)) {
+        deliveries.push({ recipient: result.address, packet: result.inner });
+      } else {
+        drop("unknown-recipient");
+      }
+    });
+    shuffle(outgoing);
+    shuffle(deliveries);
+    store.commitRound({ round, tags: opened, outgoing, deliveries });
+    const committedMs = nowMs();
+    const out = outgoing.length + deliveries.length;
+    const totalDropped = Object.values(dropped).reduce((a, b) => a + b, 0);
+    for (const [reason, n] of Object.entries(dropped)) metrics.count(`dropped.${reason}`, n);
+    metrics.count("packets.in", packets.length);
+    metrics.count("packets.out", out);
+    metrics.record({
+      event: "round",
+      round,
+      first_arrival_ms: firstMs,
+      last_arrival_ms: lastMs,
+      committed_ms: committedMs,
+      batch_in: packets.length,
+      batch_out: out,
+      dropped,
+      cover,
+      peel_ms: round3(peelMs),
+      queue_depth: this.#queue.length - 1,
+    });
+    const isLast = this.#options.nextMixAddress === undefined;
+    logger.info(isLast ? "round stored" : "round processed", {
+      round,
+      in: packets.length,
+      out,
+      dropped: totalDropped,
+      ...(totalDropped ? dropped : {}),
+      peel_ms: round3(peelMs),
+      latency_ms: Number.isNaN(firstMs) ? undefined : round3(committedMs - firstMs),
+    });
+    if (this.#options.outputDir && deliveries.length > 0) {
+      await this.#writeDeliveries(round, deliveries);
+    }
+    this.#options.onCommitted?.(round);
+  }
+
+  async #writeDeliveries(
+    round: number,
+    deliveries: readonly { recipient: string; packet: Uint8Array }[],
+  ): Promise<void> {
+    const dir = this.#options.outputDir!;
+    for (const [i, d] of deliveries.entries()) {
+      const client = this.#options.clients.get(d.recipient)!;
+      await Deno.mkdir(join(dir, client), { recursive: true });
+      await Deno.writeFile(join(dir, client, `round-${round}-${i}.bin`), d.packet);
+    }
+  }
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,245 @@
+/**
+ * A mix's durable state in one SQLite file: registrations and the round clock (first mix),
+ * packets received but not yet processed (inbox), replay tags, the batch being forwarded
+ * (outbox), mailboxes (last mix). Every state change a peer relies on is one transaction.
+ *
+ * @module
+ */
+import { type DatabaseSync, openDatabase, transaction } from "../sqlite.ts";
+import type { StatementSync } from "node:sqlite";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registrations (client_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS inbox (
+  round INTEGER NOT NULL, slot TEXT NOT NULL, packet BLOB NOT NULL, arrived_ms REAL NOT NULL,
+  PRIMARY KEY (round, slot));
+CREATE TABLE IF NOT EXISTS received_rounds (round INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS tags (tag TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+  round INTEGER NOT NULL, idx INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (round, idx));
+CREATE TABLE IF NOT EXISTS mailbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, round INTEGER NOT NULL,
+  packet BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
+CREATE TABLE IF NOT EXISTS poll_clock (client_id TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL);
+`;
+
+/** A mailbox entry. */
+export interface MailboxEntry {
+  /** Increasing id; the poll cursor. */
+  readonly id: number;
+  /** The recipient's packet. */
+  readonly packet: Uint8Array;
+}
+
+/** What a round's processing commits at once. */
+export interface RoundOutcome {
+  /** The round. */
+  readonly round: number;
+  /** Replay tags of every packet that opened. */
+  readonly tags: readonly string[];
+  /** The shuffled batch for the next mix (not at the last mix). */
+  readonly outgoing?: readonly Uint8Array[];
+  /** Packets for mailboxes (last mix only). */
+  readonly deliveries?: readonly { recipient: string; packet: Uint8Array }[];
+}
+
+/** A mix's SQLite store. */
+export class MixStore {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  /**
+   * Opens the store at `path` for a mix whose public key is `publicKeyText`; replay tags are
+   * kept for the life of that key and cleared when it changes.
+   *
+   * @throws {MixnetError} when the file cannot be opened.
+   */
+  constructor(path: string, publicKeyText: string) {
+    this.#db = openDatabase(path, SCHEMA);
+    if (this.getMeta("public_key") !== publicKeyText) {
+      transaction(this.#db, () => {
+        this.#db.exec("DELETE FROM tags");
+        this.setMeta("public_key", publicKeyText);
+      });
+    }
+  }
+
+  #sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Reads a value of the `meta` table. */
+  getMeta(key: string): string | undefined {
+    const row = this.#sql("SELECT value FROM meta WHERE key = ?").get(key);
+    return row ? String(row.value) : undefined;
+  }
+
+  /** Writes a value of the `meta` table. */
+  setMeta(key: string, value: string | number): void {
+    this.#sql(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+      .run(key, String(value));
+  }
+
+  /** Every registered client id. */
+  registrations(): string[] {
+    return this.#sql("SELECT client_id FROM registrations").all().map((r) => String(r.client_id));
+  }
+
+  /** Records a registration (idempotent). */
+  register(clientId: string): void {
+    this.#sql("INSERT OR IGNORE INTO registrations (client_id) VALUES (?)").run(clientId);
+  }
+
+  /** Stores one client packet for a round; false when that client already sent one. */
+  addToInbox(round: number, slot: string, packet: Uint8Array, arrivedMs: number): boolean {
+    const result = this.#sql(
+      "INSERT OR IGNORE INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
+    ).run(round, slot, packet, arrivedMs);
+    return result.changes === 1;
+  }
+
+  /**
+   * Stores a whole batch from the previous mix unless that round was already received;
+   * returns false for a repeated batch.
+   */
+  receiveBatch(round: number, packets: readonly Uint8Array[], arrivedMs: number): boolean {
+    return transaction(this.#db, () => {
+      const fresh = this.#sql("INSERT OR IGNORE INTO received_rounds (round) VALUES (?)").run(
+        round,
+      );
+      if (fresh.changes === 0) return false;
+      const insert = this.#sql(
+        "INSERT INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
+      );
+      packets.forEach((packet, i) => insert.run(round, String(i), packet, arrivedMs));
+      return true;
+    });
+  }
+
+  /** Rounds with packets waiting in the inbox, in order. */
+  inboxRounds(): number[] {
+    return this.#sql("SELECT DISTINCT round FROM inbox ORDER BY round").all().map((r) =>
+      Number(r.round)
+    );
+  }
+
+  /** The senders (slots) of a round's inbox packets. */
+  inboxSlots(round: number): string[] {
+    return this.#sql("SELECT slot FROM inbox WHERE round = ?").all(round).map((r) =>
+      String(r.slot)
+    );
+  }
+
+  /** A round's inbox packets with the first and last arrival time. */
+  inbox(round: number): { packets: Uint8Array[]; firstMs: number; lastMs: number } {
+    const rows = this.#sql(
+      "SELECT packet, arrived_ms FROM inbox WHERE round = ? ORDER BY arrived_ms",
+    )
+      .all(round);
+    return {
+      packets: rows.map((r) => r.packet as Uint8Array),
+      firstMs: rows.length ? Number(rows[0].arrived_ms) : NaN,
+      lastMs: rows.length ? Number(rows[rows.length - 1].arrived_ms) : NaN,
+    };
+  }
+
+  /** Which of `tags` were already seen under the current key. */
+  knownTags(tags: readonly string[]): Set<string> {
+    const lookup = this.#sql("SELECT 1 FROM tags WHERE tag = ?");
+    return new Set(tags.filter((tag) => lookup.get(tag) !== undefined));
+  }
+
+  /**
+   * Commits a processed round in one transaction: its tags, its outgoing batch or mailbox
+   * deliveries, the removal of its inbox packets, and the last processed round. Returns the
+   * mailbox ids of the deliveries.
+   */
+  commitRound(outcome: RoundOutcome): void {
+    transaction(this.#db, () => {
+      const tag = this.#sql("INSERT OR IGNORE INTO tags (tag) VALUES (?)");
+      for (const t of outcome.tags) tag.run(t);
+      const out = this.#sql("INSERT INTO outbox (round, idx, packet) VALUES (?, ?, ?)");
+      outcome.outgoing?.forEach((packet, i) => out.run(outcome.round, i, packet));
+      const deliver = this.#sql("INSERT INTO mailbox (recipient, round, packet) VALUES (?, ?, ?)");
+      for (const d of outcome.deliveries ?? []) deliver.run(d.recipient, outcome.round, d.packet);
+      this.#sql("DELETE FROM inbox WHERE round = ?").run(outcome.round);
+      this.setMeta("last_processed", outcome.round);
+    });
+  }
+
+  /** The oldest round waiting in the outbox with its packets, if any. */
+  oldestOutgoing(): { round: number; packets: Uint8Array[] } | undefined {
+    const first = this.#sql("SELECT MIN(round) AS round FROM outbox").get();
+    if (!first || first.round === null) return undefined;
+    const round = Number(first.round);
+    const packets = this.#sql("SELECT packet FROM outbox WHERE round = ? ORDER BY idx").all(round)
+      .map((r) => r.packet as Uint8Array);
+    return { round, packets };
+  }
+
+  /** Rounds waiting in the outbox. */
+  outboxDepth(): number {
+    return Number(this.#sql("SELECT COUNT(DISTINCT round) AS n FROM outbox").get()!.n);
+  }
+
+  /** Deletes a round from the outbox once the next mix acknowledged it. */
+  forwarded(round: number): void {
+    this.#sql("DELETE FROM outbox WHERE round = ?").run(round);
+  }
+
+  /**
+   * Polls a mailbox: deletes entries up to `ackCursor`, then returns pending ones in arrival
+   * order, at most `maxBytes` of packets (at least one).
+   */
+  poll(recipient: string, ackCursor: number, maxBytes: number): MailboxEntry[] {
+    return transaction(this.#db, () => {
+      this.#sql("DELETE FROM mailbox WHERE recipient = ? AND id <= ?").run(recipient, ackCursor);
+      const entries: MailboxEntry[] = [];
+      let bytes = 0;
+      for (
+        const row of this.#sql("SELECT id, packet FROM mailbox WHERE recipient = ? ORDER BY id")
+          .iterate(recipient)
+      ) {
+        const packet = row.packet as Uint8Array;
+        if (entries.length > 0 && bytes + packet.length > maxBytes) break;
+        bytes += packet.length;
+        entries.push({ id: Number(row.id), packet });
+      }
+      return entries;
+    });
+  }
+
+  /** Entries waiting in a mailbox (for tests and metrics). */
+  mailboxSize(recipient: string): number {
+    return Number(
+      this.#sql("SELECT COUNT(*) AS n FROM mailbox WHERE recipient = ?").get(recipient)!.n,
+    );
+  }
+
+  /**
+   * Records a poll timestamp of a client if it is newer than the last one; false for a stale
+   * or replayed proof.
+   */
+  advancePollClock(clientId: string, timestampMs: number): boolean {
+    const result = this.#sql(
+      `INSERT INTO poll_clock (client_id, timestamp_ms) VALUES (?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms
+       WHERE excluded.timestamp_ms > poll_clock.timestamp_ms`,
+    ).run(clientId, timestampMs);
+    return result.changes === 1;
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * A test network in a temp dir: a config on free loopback ports, key pairs for every node, and
+ * helpers that act as clients (register, send, poll) with real proofs.
+ */
+import { stringify } from "yaml";
+import { type Config, loadConfig } from "../../src/config/mod.ts";
+import {
+  createSealedBox,
+  ensureKeyPair,
+  forwardProof,
+  type KeyPair,
+  PeerMac,
+  pollProof,
+  registerProof,
+  type SealedBox,
+} from "../../src/crypto/mod.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type MixNode, startMix } from "../../src/mix/mod.ts";
+import { buildOnion, openPayload, PayloadKind } from "../../src/onion/mod.ts";
+import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { freePorts } from "./ports.ts";
+
+/** Options of {@link createTestNetwork}. */
+export interface TestNetworkOptions {
+  mixes?: number;
+  clients?: number;
+  messagesPerRound?: number;
+  roundDuration?: number;
+  roundTimeout?: number;
+  payloadSize?: number;
+  extra?: Record<string, unknown>;
+}
+
+/** A temp-dir network description with keys, and client-side helpers. */
+export class TestNetwork {
+  readonly dir: string;
+  readonly config: Config;
+  readonly box: SealedBox;
+  readonly keys: Map<string, KeyPair>;
+  readonly mixes = new Map<string, MixNode>();
+  readonly #stubs = new Map<string, MixServerStub>();
+  #pollClock = Date.now();
+  readonly #cursors = new Map<string, number>();
+
+  constructor(dir: string, config: Config, box: SealedBox, keys: Map<string, KeyPair>) {
+    this.dir = dir;
+    this.config = config;
+    this.box = box;
+    this.keys = keys;
+  }
+
+  /** Path of the config file. */
+  get configPath(): string {
+    return this.config.file;
+  }
+
+  /** Starts mix `id` in this process (silent unless a logger is given). */
+  async startMix(id: string, options: { metricsFile?: string; workers?: number } = {}) {
+    const node = await startMix({
+      config: this.config,
+      id,
+      box: this.box,
+      keyPair: this.keys.get(id)!,
+      logger: silentLogger,
+      workers: options.workers ?? 1,
+      metricsFile: options.metricsFile,
+    });
+    this.mixes.set(id, node);
+    return node;
+  }
+
+  /** Starts every mix, last first. */
+  async startAllMixes(): Promise<void> {
+    for (const m of [...this.config.mixServers].reverse()) await this.startMix(m.id);
+  }
+
+  /** Stops mix `id`. */
+  async stopMix(id: string): Promise<void> {
+    await this.mixes.get(id)?.stop();
+    this.mixes.delete(id);
+  }
+
+  /** A stub to mix `id`. */
+  stub(id: string): MixServerStub {
+    let stub = this.#stubs.get(id);
+    if (!stub) {
+      const address = this.config.mixServers.find((m) => m.id === id)!.address;
+      stub = new MixServerStub(address, {
+        maxMessageBytes: maxMessageBytes(this.config),
+        name: id,
+      });
+      this.#stubs.set(id, stub);
+    }
+    return stub;
+  }
+
+  #mac(clientId: string): PeerMac {
+    return new PeerMac(this.box, this.keys.get(clientId)!);
+  }
+
+  get first(): string {
+    return this.config.mixServers[0].id;
+  }
+
+  get last(): string {
+    return this.config.mixServers[this.config.mixServers.length - 1].id;
+  }
+
+  /** Registers `clientId` with a valid proof. */
+  register(clientId: string) {
+    const request = { client_id: clientId, timestamp_ms: Date.now(), mac: new Uint8Array() };
+    request.mac = this.#mac(clientId).sign(
+      this.keys.get(this.first)!.publicKey,
+      ...registerProof(request),
+    );
+    return this.stub(this.first).register(request);
+  }
+
+  /** Registers every client and waits for the start; returns the epoch and duration. */
+  async start(
+    clientIds = this.config.clients.slice(0, this.config.messagesPerRound).map((c) => c.id),
+  ) {
+    for (const id of clientIds) await this.register(id);
+    return await this.stub(this.first).waitForStart({ client_id: clientIds[0] });
+  }
+
+  /** Builds an onion from `from` to `to` (a client id). */
+  onion(to: string, message: string | Uint8Array, kind: PayloadKind = PayloadKind.message) {
+    const recipient = this.config.clients.find((c) => c.id === to)!;
+    return buildOnion(this.box, {
+      message: typeof message === "string" ? new TextEncoder().encode(message) : message,
+      kind,
+      recipient: { address: recipient.address, publicKey: this.keys.get(to)!.publicKey },
+      route: this.config.mixServers.map((m) => ({
+        address: m.address,
+        publicKey: this.keys.get(m.id)!.publicKey,
+      })),
+      payloadSize: this.config.payloadSize,
+    });
+  }
+
+  /** Sends `payload` for `round` as client `from`, with a valid MAC. */
+  send(from: string, round: number, payload: Uint8Array) {
+    const request = { payload, round, client_id: from, mac: new Uint8Array() };
+    request.mac = this.#mac(from).sign(
+      this.keys.get(this.first)!.publicKey,
+      ...forwardProof(request),
+    );
+    return this.stub(this.first).forwardMessage(request);
+  }
+
+  /** Polls the mailbox of `clientId` with a valid proof, acknowledging the previous poll. */
+  async poll(clientId: string): Promise<Uint8Array[]> {
+    const client = this.config.clients.find((c) => c.id === clientId)!;
+    this.#pollClock = Math.max(this.#pollClock + 1, Date.now());
+    const request = {
+      client_addr: client.address,
+      client_id: clientId,
+      timestamp_ms: this.#pollClock,
+      ack_cursor: this.#cursors.get(clientId) ?? 0,
+      mac: new Uint8Array(),
+    };
+    request.mac = this.#mac(clientId).sign(
+      this.keys.get(this.last)!.publicKey,
+      ...pollProof(request),
+    );
+    const response = await this.stub(this.last).pollMessages(request);
+    this.#cursors.set(clientId, response.cursor);
+    return response.payloads;
+  }
+
+  /** Opens mailbox payloads of `clientId` into text messages (dummies included, marked). */
+  open(clientId: string, payloads: Uint8Array[]): string[] {
+    return payloads.map((p) => {
+      const payload = openPayload(this.box, p, this.keys.get(clientId)!, this.config.payloadSize);
+      const text = new TextDecoder().decode(payload.message);
+      return payload.kind === PayloadKind.dummy ? `(dummy) ${text}` : text;
+    });
+  }
+
+  /** Stops every mix and removes the temp dir. */
+  async close(): Promise<void> {
+    for (const stub of this.#stubs.values()) stub.close();
+    for (const id of [...this.mixes.keys()]) await this.stopMix(id);
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Writes a config on free ports into a temp dir and creates every key pair. */
+export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
+  const mixes = options.mixes ?? 3;
+  const clients = options.clients ?? 3;
+  const ports = freePorts(mixes + clients);
+  const dir = await Deno.makeTempDir({ prefix: "mixnet-test-" });
+  const document = {
+    messages_per_round: options.messagesPerRound ?? clients,
+    round_duration: options.roundDuration ?? 0.3,
+    round_timeout: options.roundTimeout ?? 0.2,
+    dummy_payload: "dummy",
+    payload_size: options.payloadSize ?? 64,
+    mix_servers: Array.from({ length: mixes }, (_, i) => ({
+      id: `mix_${i + 1}`,
+      address: `127.0.0.1:${ports[i]}`,
+    })),
+    clients: Array.from({ length: clients }, (_, i) => ({
+      id: `client_${i + 1}`,
+      address: `127.0.0.1:${ports[mixes + i]}`,
+    })),
+    keys_dir: "secret",
+    data_dir: "data",
+    ...options.extra,
+  };
+  await Deno.writeTextFile(`${dir}/config.yaml`, stringify(document));
+  const config = await loadConfig(`${dir}/config.yaml`);
+  const box = await createSealedBox(config.cryptoBackend);
+  const keys = new Map<string, KeyPair>();
+  for (const node of [...config.mixServers, ...config.clients]) {
+    const { pair } = await ensureKeyPair(box, { configDir: dir, keysDir: config.keysDir }, node.id);
+    keys.set(node.id, pair);
+  }
+  return new TestNetwork(dir, config, box, keys);
+}
