@@ -7,7 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type Config, loadConfig } from "./config/mod.ts";
 import { createSealedBox, ensureKeyPair, type KeyPair, type SealedBox } from "./crypto/mod.ts";
-import { errorMessage } from "./errors.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
 import { createLogger, type Logger, type LogLevel } from "./log.ts";
 
 /** What every role is started with. */
@@ -35,7 +35,7 @@ const COMMON = {
  * the crypto backend and the node's key pair (created on first start).
  */
 export async function prepareRole(
-  role: string,
+  role: "mix" | "client",
   idEnv: string,
   extra: ParseArgsConfig["options"],
   usage: string,
@@ -61,6 +61,14 @@ export async function prepareRole(
   }
   const logger = createLogger({ name: id, level, format });
   const config = await loadConfig(configPath);
+  const nodes = role === "mix" ? config.mixServers : config.clients;
+  if (!nodes.some((n) => n.id === id)) {
+    throw new ConfigError(
+      `${config.file}: ${role === "mix" ? "mix_servers" : "clients"}: no ${role} with id ${
+        JSON.stringify(id)
+      } (known: ${nodes.map((n) => n.id).join(", ")})`,
+    );
+  }
   const box = await createSealedBox(config.cryptoBackend);
   const { pair, created } = await ensureKeyPair(
     box,
@@ -69,6 +77,11 @@ export async function prepareRole(
   );
   if (created) logger.info("created key pair", { public_key_file: `${config.dir}/${id}.key` });
   return { id, config, box, keyPair: pair, logger, values: values as Record<string, string> };
+}
+
+/** A node the entry scripts run: `exiting` skips the gRPC shutdown (see MixNode.stop). */
+export interface StoppableNode {
+  stop(options?: { exiting?: boolean }): Promise<void>;
 }
 
 /** A command-line mistake: printed with usage, exit code 2. */
@@ -80,10 +93,10 @@ export class UsageError extends Error {}
  */
 export async function runUntilSignal(
   name: string,
-  start: () => Promise<{ stop(): Promise<void> }>,
+  start: () => Promise<StoppableNode>,
   graceMs = 10_000,
 ): Promise<void> {
-  let node: { stop(): Promise<void> };
+  let node: StoppableNode;
   try {
     node = await start();
   } catch (error) {
@@ -98,7 +111,7 @@ export async function runUntilSignal(
         console.error(`${name}: graceful stop took over ${graceMs / 1000} s, exiting`);
         Deno.exit(1);
       }, graceMs);
-      node.stop().then(() => {
+      node.stop({ exiting: true }).then(() => {
         clearTimeout(force);
         resolve();
       }, (error) => {

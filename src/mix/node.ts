@@ -59,8 +59,13 @@ export interface MixNode {
   readonly id: string;
   /** Per-round records and counters. */
   readonly metrics: Metrics<RoundRecord>;
-  /** Graceful stop: finishes the round in hand, closes the server, flushes storage. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: refuses new calls, finishes the round in hand, flushes storage and closes
+   * the server. With `exiting` (the process exits right after) the gRPC shutdown is skipped and
+   * the OS closes the connections: Deno 2.9.6 peers can crash on the GOAWAY frames a shutdown
+   * sends (denoland/deno#36788), so a stopping mix must not send them.
+   */
+  stop(options?: { exiting?: boolean }): Promise<void>;
 }
 
 /**
@@ -173,6 +178,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     metrics,
   });
 
+  const checkServing = () => {
+    if (stopping.signal.aborted) {
+      throw new MixnetError(`${id} is stopping: try again when it is back`, {
+        status: "unavailable",
+      });
+    }
+  };
   const notHere = (what: string, who: string): never => {
     throw new MixnetError(`${id} does not serve ${what}: ${who}`, {
       status: "failed-precondition",
@@ -181,16 +193,19 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const firstOnly = `clients talk to the first mix, ${first.id} at ${first.address}`;
   const handlers: MixServerHandlers = {
     async ForwardMessage(request) {
+      checkServing();
       if (!collector) notHere("ForwardMessage", firstOnly);
       await collector!.accept(request);
       return { status: "ok" };
     },
     async Register(request) {
+      checkServing();
       if (!registry) notHere("Register", firstOnly);
       await registry!.register(request);
       return { status: true, reason: "" };
     },
     async WaitForStart(request) {
+      checkServing();
       if (!registry) notHere("WaitForStart", firstOnly);
       const clock = await registry!.waitForStart(request.client_id, stopping.signal);
       return {
@@ -201,6 +216,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       };
     },
     PollMessages(request) {
+      checkServing();
       if (!mailboxes) {
         const last = config.mixServers[config.mixServers.length - 1];
         notHere("PollMessages", `mailboxes are at the last mix, ${last.id} at ${last.address}`);
@@ -208,11 +224,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       return mailboxes!.poll(request);
     },
     ForwardBatch(request) {
+      checkServing();
       if (!intake) notHere("ForwardBatch", "it is the first mix of the cascade");
       return intake!.receive(request);
     },
   };
 
+  await peeler.ready;
   let server: RpcServer;
   try {
     server = await startServer(self.address, {
@@ -222,7 +240,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
         logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
     });
   } catch (error) {
-    peeler.close();
+    await peeler.close();
     store.close();
     await forwarder?.stop();
     nextStub?.close();
@@ -243,14 +261,14 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   return {
     id,
     metrics,
-    async stop() {
+    async stop(stopOptions = {}) {
       stopping.abort();
       collector?.stop();
-      await server.close(1000);
+      if (!stopOptions.exiting) await server.close(1000);
       await processor.stop();
       await forwarder?.stop();
       nextStub?.close();
-      peeler.close();
+      await peeler.close();
       store.close();
       logger.info("stopped");
     },

@@ -20,7 +20,10 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob>) => {
   if (message.type === "setup") {
     key = { publicKey: message.publicKey, secretKey: message.secretKey };
     expected = { payloadSize: message.payloadSize, layers: message.layers };
-    ready = createSealedBox(message.backend).then((b) => void (box = b));
+    ready = createSealedBox(message.backend).then((b) => {
+      box = b;
+      self.postMessage({ id: -1, results: [] } satisfies PeelReply);
+    });
     return;
   }
   await ready;

@@ -62,13 +62,19 @@ export class Peeler {
     { resolve: (results: PeelResult[]) => void; reject: (error: Error) => void }
   >();
   #nextId = 0;
+  /** Resolves when every worker has loaded its crypto backend. */
+  readonly ready: Promise<void>;
 
-  /** Starts the workers. */
+  /** Starts the workers; await {@link ready} before the first peel. */
   constructor(options: PeelerOptions) {
     const count = Math.max(1, options.workers ?? navigator.hardwareConcurrency ?? 1);
+    const started: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL("./peel_worker.ts", import.meta.url), { type: "module" });
+      let up: () => void;
+      started.push(new Promise((resolve) => (up = resolve)));
       worker.onmessage = (event: MessageEvent<PeelReply>) => {
+        if (event.data.id === -1) return up();
         const pending = this.#pending.get(event.data.id);
         this.#pending.delete(event.data.id);
         pending?.resolve(event.data.results);
@@ -90,6 +96,7 @@ export class Peeler {
       worker.postMessage(setup);
       this.#workers.push(worker);
     }
+    this.ready = Promise.all(started).then(() => {});
   }
 
   /** Number of workers. */
@@ -115,8 +122,12 @@ export class Peeler {
     return (await Promise.all(parts)).flat();
   }
 
-  /** Stops the workers. */
-  close(): void {
+  /**
+   * Stops the workers, once they have started (terminating a worker that is still loading
+   * its modules has crashed the runtime).
+   */
+  async close(): Promise<void> {
+    await Promise.race([this.ready, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     for (const worker of this.#workers) worker.terminate();
     this.#workers.length = 0;
   }

@@ -74,8 +74,13 @@ export class TestNetwork {
     for (const m of [...this.config.mixServers].reverse()) await this.startMix(m.id);
   }
 
-  /** Stops mix `id`. */
+  /**
+   * Stops mix `id`, closing this test's own channel to it first: a server shutdown sends
+   * GOAWAY, which can crash a Deno 2.9.6 client session still open (denoland/deno#36788).
+   */
   async stopMix(id: string): Promise<void> {
+    this.#stubs.get(id)?.close();
+    this.#stubs.delete(id);
     await this.mixes.get(id)?.stop();
     this.mixes.delete(id);
   }
@@ -178,10 +183,14 @@ export class TestNetwork {
     });
   }
 
-  /** Stops every mix and removes the temp dir. */
+  /**
+   * Stops every mix in cascade order, so that each forwarder's channel closes before the next
+   * mix's server shuts down, and removes the temp dir.
+   */
   async close(): Promise<void> {
     for (const stub of this.#stubs.values()) stub.close();
-    for (const id of [...this.mixes.keys()]) await this.stopMix(id);
+    this.#stubs.clear();
+    for (const { id } of this.config.mixServers) await this.stopMix(id);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
