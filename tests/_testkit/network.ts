@@ -17,7 +17,8 @@ import {
 import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { buildOnion, openPayload, PayloadKind } from "../../src/onion/mod.ts";
-import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { ClientStub, maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { type ClientNode, startClient } from "../../src/client/mod.ts";
 import { freePorts } from "./ports.ts";
 
 /** Options of {@link createTestNetwork}. */
@@ -38,6 +39,8 @@ export class TestNetwork {
   readonly box: SealedBox;
   readonly keys: Map<string, KeyPair>;
   readonly mixes = new Map<string, MixNode>();
+  readonly clients = new Map<string, ClientNode>();
+  readonly #clientStubs = new Map<string, ClientStub>();
   readonly #stubs = new Map<string, MixServerStub>();
   #pollClock = Date.now();
   readonly #cursors = new Map<string, number>();
@@ -83,6 +86,49 @@ export class TestNetwork {
     this.#stubs.delete(id);
     await this.mixes.get(id)?.stop();
     this.mixes.delete(id);
+  }
+
+  /** Starts client `id` in this process. */
+  async startClient(id: string): Promise<ClientNode> {
+    const node = await startClient({
+      config: this.config,
+      id,
+      box: this.box,
+      keyPair: this.keys.get(id)!,
+      logger: silentLogger,
+      startTimeoutMs: 20_000,
+    });
+    this.clients.set(id, node);
+    return node;
+  }
+
+  /** Stops client `id`, closing this test's channel to it first. */
+  async stopClient(id: string): Promise<void> {
+    this.dropClientStub(id);
+    await this.clients.get(id)?.stop();
+    this.clients.delete(id);
+  }
+
+  /** Closes this test's channel to client `id` (before the client goes away). */
+  dropClientStub(id: string): void {
+    this.#clientStubs.get(id)?.close();
+    this.#clientStubs.delete(id);
+  }
+
+  /** A stub to client `id`'s own service. */
+  client(id: string): ClientStub {
+    let stub = this.#clientStubs.get(id);
+    if (!stub) {
+      const address = this.config.clients.find((c) => c.id === id)!.address;
+      stub = new ClientStub(address, { maxMessageBytes: maxMessageBytes(this.config), name: id });
+      this.#clientStubs.set(id, stub);
+    }
+    return stub;
+  }
+
+  /** The base64 text of client `id`'s public key file, as a user passes it. */
+  keyFile(id: string): Uint8Array {
+    return Deno.readFileSync(`${this.dir}/${id}.key`);
   }
 
   /** A stub to mix `id`. */
@@ -188,6 +234,8 @@ export class TestNetwork {
    * mix's server shuts down, and removes the temp dir.
    */
   async close(): Promise<void> {
+    for (const id of [...this.clients.keys()]) await this.stopClient(id);
+    for (const stub of this.#clientStubs.values()) stub.close();
     for (const stub of this.#stubs.values()) stub.close();
     this.#stubs.clear();
     for (const { id } of this.config.mixServers) await this.stopMix(id);

@@ -1,0 +1,137 @@
+/**
+ * The user's command line: queue a message at a client, or fetch a client's messages.
+ *
+ *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts send --from client_1 --to client_2 --message "hi"
+ *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts poll --client client_2
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Config, loadConfig, type NodeConfig } from "./config/mod.ts";
+import { publicKeyPath } from "./crypto/mod.ts";
+import { errorMessage } from "./errors.ts";
+import { ClientStub, grpc, maxMessageBytes, RpcError } from "./rpc/mod.ts";
+
+const USAGE = `Usage:
+  cli.ts send --from CLIENT --to CLIENT --message TEXT [--config config/config.yaml]
+  cli.ts poll --client CLIENT [--config config/config.yaml]`;
+
+/** A mistake on the command line (exit code 2). */
+class UsageError extends Error {}
+
+/** Runs the command line with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const [command, ...rest] = args;
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        message: { type: "string" },
+        client: { type: "string" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    });
+    if (values.help || command === "help" || command === undefined) {
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    const config = await loadConfig(
+      values.config ?? Deno.env.get("CONFIG_PATH") ?? "config/config.yaml",
+    );
+    if (command === "send") return await send(config, values);
+    if (command === "poll") return await poll(config, values);
+    throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
+  } catch (error) {
+    console.error(`error: ${errorMessage(error)}`);
+    if (error instanceof UsageError || (error as Error).name === "TypeError") {
+      console.error(USAGE);
+      return 2;
+    }
+    return 1;
+  }
+}
+
+async function send(
+  config: Config,
+  values: { from?: string; to?: string; message?: string },
+): Promise<number> {
+  const from = findClient(config, values.from, "--from");
+  const to = findClient(config, values.to, "--to");
+  if (values.message === undefined) throw new UsageError("Missing --message");
+  const keyFile = publicKeyPath(config.dir, to.id);
+  let key: Uint8Array;
+  try {
+    key = await Deno.readFile(keyFile);
+  } catch {
+    throw new Error(
+      `Cannot read the public key of ${to.id} from ${keyFile}: has it started once (or run "deno task keygen")?`,
+    );
+  }
+  const stub = new ClientStub(from.address, {
+    maxMessageBytes: maxMessageBytes(config),
+    name: from.id,
+  });
+  try {
+    const response = await stub.prepareMessage({
+      message: values.message,
+      recipient_pubkey: key,
+      recipient_addr: to.address,
+    });
+    if (!response.status) throw new Error(`${from.id} refused the message: ${response.reason}`);
+    console.log(
+      `queued for round ${response.round} (prepared in ${response.prepare_ms.toFixed(2)} ms)`,
+    );
+    return 0;
+  } catch (error) {
+    throw explain(error, from);
+  } finally {
+    stub.close();
+  }
+}
+
+async function poll(config: Config, values: { client?: string }): Promise<number> {
+  const client = findClient(config, values.client, "--client");
+  const stub = new ClientStub(client.address, {
+    maxMessageBytes: maxMessageBytes(config),
+    name: client.id,
+  });
+  try {
+    const { messages } = await stub.pollMessages();
+    for (const message of messages) console.log(message);
+    return 0;
+  } catch (error) {
+    throw explain(error, client);
+  } finally {
+    stub.close();
+  }
+}
+
+function findClient(config: Config, id: string | undefined, flag: string): NodeConfig {
+  if (!id) throw new UsageError(`Missing ${flag}`);
+  const client = config.clients.find((c) => c.id === id);
+  if (!client) {
+    throw new UsageError(
+      `${flag}: no client ${JSON.stringify(id)} in ${config.file} (known: ${
+        config.clients.map((c) => c.id).join(", ")
+      })`,
+    );
+  }
+  return client;
+}
+
+function explain(error: unknown, client: NodeConfig): Error {
+  if (error instanceof RpcError && (error.transient)) {
+    return new Error(
+      `${client.id} at ${client.address} is not reachable: is the network running? ` +
+        `(start it with "deno task network") [${grpc.status[error.code]}]`,
+    );
+  }
+  if (error instanceof RpcError) return new Error(`${client.id} refused: ${error.details}`);
+  return error as Error;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,9 @@
+/**
+ * The client: registration, round clock, outgoing queue, dummies, polling, decryption, and its
+ * own gRPC service for users.
+ *
+ * @module
+ */
+export { type ClientNode, type ClientOptions, startClient } from "./node.ts";
+export type { ClientRecord } from "./context.ts";
+export { ClientStore } from "./store.ts";

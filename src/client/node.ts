@@ -1,0 +1,230 @@
+/**
+ * A client wired together: keys of the mixes, registration and the start barrier, then the
+ * round clock (sender), the mailbox (receiver) and the user's gRPC service.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config } from "../config/mod.ts";
+import {
+  KeyDirectory,
+  type KeyPair,
+  PeerMac,
+  registerProof,
+  type SealedBox,
+} from "../crypto/mod.ts";
+import { ConfigError, MixnetError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import type { RouteNode } from "../onion/mod.ts";
+import { RoundClock, sleep } from "../round_clock.ts";
+import {
+  grpc,
+  maxMessageBytes,
+  MixServerStub,
+  RpcError,
+  type RpcServer,
+  startServer,
+  type WaitForStartResponse,
+} from "../rpc/mod.ts";
+import type { ClientContext, ClientRecord } from "./context.ts";
+import { Preparer } from "./preparer.ts";
+import { Receiver } from "./receiver.ts";
+import { Sender } from "./sender.ts";
+import { ClientStore } from "./store.ts";
+
+/** Options of {@link startClient}. */
+export interface ClientOptions {
+  readonly config: Config;
+  /** This client's id in `config.clients`. */
+  readonly id: string;
+  readonly box: SealedBox;
+  readonly keyPair: KeyPair;
+  /** Where logs go; default stderr text. */
+  readonly logger?: Logger;
+  /** Append metrics as JSON lines to this file. */
+  readonly metricsFile?: string;
+  /** How long to wait for mix key files and for the first mix; default 120 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** A running client. */
+export interface ClientNode {
+  readonly id: string;
+  /** The round in which rounds started, and the clock. */
+  readonly clock: RoundClock;
+  readonly metrics: Metrics<ClientRecord>;
+  /** Graceful stop; `exiting` skips the gRPC shutdown (see MixNode.stop). */
+  stop(options?: { exiting?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts a client: waits for the mixes' keys, registers (retrying while the first mix is not
+ * up), waits for the start, then sends one packet per round and serves its user's service.
+ *
+ * @throws {ConfigError} for an id not in the config; {@link MixnetError} when keys or the first
+ * mix do not appear in time, or the address is taken.
+ */
+export async function startClient(options: ClientOptions): Promise<ClientNode> {
+  const { config, id, box, keyPair } = options;
+  const self = config.clients.find((c) => c.id === id);
+  if (!self) {
+    throw new ConfigError(
+      `${config.file}: clients: no client with id ${JSON.stringify(id)} (known: ${
+        config.clients.map((c) => c.id).join(", ")
+      })`,
+    );
+  }
+  const logger = options.logger ?? createLogger({ name: id });
+  const timeoutMs = options.startTimeoutMs ?? 120_000;
+  const keys = new KeyDirectory(config.dir);
+  const route: RouteNode[] = [];
+  for (const mix of config.mixServers) {
+    route.push({ address: mix.address, publicKey: await keys.waitFor(mix.id, timeoutMs) });
+  }
+  const limit = maxMessageBytes(config);
+  const first = config.mixServers[0];
+  const last = config.mixServers[config.mixServers.length - 1];
+  const firstStub = new MixServerStub(first.address, { maxMessageBytes: limit, name: first.id });
+  const lastStub = last === first
+    ? firstStub
+    : new MixServerStub(last.address, { maxMessageBytes: limit, name: last.id });
+  const store = new ClientStore(join(config.dataDir, `${id}.sqlite`));
+  const ctx: ClientContext = {
+    id,
+    self,
+    config,
+    box,
+    keyPair,
+    mac: new PeerMac(box, keyPair),
+    route,
+    store,
+    metrics: new Metrics<ClientRecord>(id, options.metricsFile),
+    logger,
+  };
+  const closeAll = () => {
+    firstStub.close();
+    if (lastStub !== firstStub) lastStub.close();
+    store.close();
+  };
+
+  let start: WaitForStartResponse;
+  try {
+    await register(ctx, firstStub, route[0].publicKey, timeoutMs);
+    start = await waitForStart(ctx, firstStub, timeoutMs);
+  } catch (error) {
+    closeAll();
+    throw error;
+  }
+  const clock = new RoundClock(start.epoch_ms, start.round_duration_s || start.round_duration);
+  const sender = new Sender(ctx, clock, firstStub, route[0].publicKey, () => {
+    register(ctx, firstStub, route[0].publicKey, timeoutMs).catch((error) =>
+      logger.error("re-registration failed", { error: (error as Error).message })
+    );
+  });
+  const preparer = new Preparer(ctx, () => sender.nextRound);
+  const receiver = new Receiver(ctx, lastStub, route[route.length - 1].publicKey);
+  let stopping = false;
+  const serving = () => {
+    if (stopping) throw new MixnetError(`${id} is stopping`, { status: "unavailable" });
+  };
+  let server: RpcServer;
+  try {
+    server = await startServer(self.address, {
+      maxMessageBytes: limit,
+      client: {
+        PrepareMessage(request) {
+          serving();
+          return Promise.resolve(preparer.prepare(request));
+        },
+        async PollMessages() {
+          serving();
+          return { messages: await receiver.takeMessages() };
+        },
+      },
+      onInternalError: (method, error) =>
+        logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
+    });
+  } catch (error) {
+    closeAll();
+    throw error;
+  }
+  sender.start();
+  logger.info("ready", {
+    address: self.address,
+    round: sender.nextRound,
+    queued: store.queueLength(),
+  });
+  return {
+    id,
+    clock,
+    metrics: ctx.metrics,
+    async stop(stopOptions = {}) {
+      stopping = true;
+      if (!stopOptions.exiting) await server.close(1000);
+      await sender.stop();
+      closeAll();
+      logger.info("stopped");
+    },
+  };
+}
+
+async function register(
+  ctx: ClientContext,
+  stub: MixServerStub,
+  firstMixKey: Uint8Array,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let backoff = 100;
+  for (let attempt = 1;; attempt++) {
+    const request = { client_id: ctx.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
+    request.mac = ctx.mac.sign(firstMixKey, ...registerProof(request));
+    try {
+      await stub.register(request, { timeoutMs: 5000 });
+      ctx.logger.info("registered", { mix: ctx.config.mixServers[0].id });
+      return;
+    } catch (error) {
+      if (!(error instanceof RpcError) || !error.transient || Date.now() + backoff > deadline) {
+        throw new MixnetError(`Cannot register with the first mix: ${(error as Error).message}`, {
+          status: "unavailable",
+          cause: error,
+        });
+      }
+      if (attempt === 1 || attempt % 10 === 0) {
+        ctx.logger.info("first mix not reachable yet, retrying", { attempt });
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 2000);
+    }
+  }
+}
+
+async function waitForStart(
+  ctx: ClientContext,
+  stub: MixServerStub,
+  timeoutMs: number,
+): Promise<WaitForStartResponse> {
+  const deadline = Date.now() + Math.max(timeoutMs, 10 * 60_000);
+  let logged = false;
+  for (;;) {
+    try {
+      const response = await stub.waitForStart({ client_id: ctx.id }, { timeoutMs: 30_000 });
+      if (response.ready) return response;
+    } catch (error) {
+      const retry = error instanceof RpcError &&
+        (error.transient || error.code === grpc.status.DEADLINE_EXCEEDED);
+      if (!retry || Date.now() > deadline) {
+        throw new MixnetError(`Waiting for the start failed: ${(error as Error).message}`, {
+          status: "unavailable",
+          cause: error,
+        });
+      }
+      await sleep(200);
+    }
+    if (!logged) {
+      ctx.logger.info("waiting for enough clients to register");
+      logged = true;
+    }
+  }
+}

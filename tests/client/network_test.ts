@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import * as protoLoader from "@grpc/proto-loader";
+import { createTestNetwork, type TestNetwork } from "../_testkit/network.ts";
+import { waitUntil } from "../_testkit/ports.ts";
+import { grpc, PROTO_PATH, RpcError } from "../../src/rpc/mod.ts";
+
+async function collect(net: TestNetwork, id: string, count: number, timeoutMs = 15_000) {
+  let got: string[] = [];
+  await waitUntil(
+    async () => {
+      got = got.concat((await net.client(id).pollMessages()).messages);
+      return got.length >= count;
+    },
+    timeoutMs,
+    `${count} messages at ${id}`,
+    100,
+  );
+  return got;
+}
+
+function send(net: TestNetwork, from: string, to: string, message: string) {
+  const address = net.config.clients.find((c) => c.id === to)!.address;
+  return net.client(from).prepareMessage({
+    message,
+    recipient_pubkey: net.keyFile(to),
+    recipient_addr: address,
+  });
+}
+
+/** 3 mixes and 5 clients in this process, 0.2 s rounds; one network for the suite. */
+async function withNetwork(fn: (net: TestNetwork) => Promise<void>, payloadSize = 256) {
+  const net = await createTestNetwork({
+    clients: 5,
+    roundDuration: 0.2,
+    roundTimeout: 0.1,
+    payloadSize,
+  });
+  try {
+    await net.startAllMixes();
+    await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
+    await fn(net);
+  } finally {
+    await net.close();
+  }
+}
+
+Deno.test("clients exchange messages through the cascade", async (t) => {
+  await withNetwork(async (net) => {
+    await t.step(
+      "two messages in one round arrive once each, at the right client, dummies filtered",
+      async () => {
+        const a = await send(net, "client_1", "client_2", "hello 2");
+        const b = await send(net, "client_3", "client_1", "hello 1");
+        assert.equal(a.round, b.round);
+        assert.deepEqual(await collect(net, "client_2", 1), ["hello 2"]);
+        assert.deepEqual(await collect(net, "client_1", 1), ["hello 1"]);
+        await new Promise((r) => setTimeout(r, 600));
+        for (const id of ["client_1", "client_2", "client_3", "client_4", "client_5"]) {
+          assert.deepEqual((await net.client(id).pollMessages()).messages, [], id);
+        }
+        // mix_1 accepts only packets of the one valid length: all 5 of that round were.
+        const mix1 = net.mixes.get("mix_1")!.metrics;
+        const round = mix1.recent.find((r) => r.event === "round" && r.round === a.round);
+        assert.equal(round?.batch_in, 5);
+        assert.equal(mix1.counters["rejected.wrong-size"], undefined);
+        assert.ok((net.clients.get("client_4")!.metrics.counters["received.dummy"] ?? 0) > 0);
+      },
+    );
+
+    await t.step("five queued messages leave in five consecutive rounds, in order", async () => {
+      const rounds = [];
+      for (let i = 0; i < 5; i++) {
+        rounds.push((await send(net, "client_4", "client_5", `m${i}`)).round);
+      }
+      for (let i = 1; i < 5; i++) assert.equal(rounds[i], rounds[0] + i);
+      assert.deepEqual(await collect(net, "client_5", 5), ["m0", "m1", "m2", "m3", "m4"]);
+      const sent = net.clients.get("client_4")!.metrics.recent
+        .filter((r) => r.event === "sent" && r.kind === "message").map((r) => r.round);
+      assert.deepEqual(sent.slice(-5), rounds);
+    });
+
+    await t.step(
+      "a message of exactly payload_size round-trips; one byte more is refused",
+      async () => {
+        const exact = "x".repeat(net.config.payloadSize);
+        await send(net, "client_2", "client_3", exact);
+        assert.deepEqual(await collect(net, "client_3", 1), [exact]);
+        const error = await send(net, "client_2", "client_3", exact + "y").catch((e) => e);
+        assert.ok(error instanceof RpcError);
+        assert.equal(error.code, grpc.status.OUT_OF_RANGE);
+        assert.match(error.details, /Message is too long: 257 bytes, a packet carries at most 256/);
+      },
+    );
+
+    await t.step("unicode and binary-looking text round-trip intact", async () => {
+      const texts = ["héllo wörld ✉️ 混合网络 🧅", "\u0000\u0001\u0002\u00ff\ufffd\t\r\n end", ""];
+      for (const text of texts) await send(net, "client_5", "client_4", text);
+      assert.deepEqual(await collect(net, "client_4", 3), texts);
+    });
+
+    await t.step("bad requests are refused with the field named", async () => {
+      const address = net.config.clients[1].address;
+      const unknown = await net.client("client_1").prepareMessage({
+        message: "x",
+        recipient_pubkey: net.keyFile("client_2"),
+        recipient_addr: "127.0.0.1:1",
+      }).catch((e) => e);
+      assert.equal(unknown.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(unknown.details, /Unknown recipient address "127\.0\.0\.1:1"/);
+      const badKey = await net.client("client_1").prepareMessage({
+        message: "x",
+        recipient_pubkey: new Uint8Array(5),
+        recipient_addr: address,
+      }).catch((e) => e);
+      assert.equal(badKey.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(badKey.details, /recipient_pubkey: expected 32 raw bytes or the base64 text/);
+      // 32 raw bytes work as well as the key file's text.
+      const raw = net.keys.get("client_2")!.publicKey;
+      assert.ok(
+        (await net.client("client_1").prepareMessage({
+          message: "raw key",
+          recipient_pubkey: raw,
+          recipient_addr: address,
+        })).status,
+      );
+      assert.deepEqual(await collect(net, "client_2", 1), ["raw key"]);
+    });
+
+    await t.step(
+      "the original API shape, built from the proto alone, works end to end",
+      async () => {
+        const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true });
+        // deno-lint-ignore no-explicit-any
+        const pkg = grpc.loadPackageDefinition(definition).mixnet as any;
+        const call = (address: string, method: string, request: unknown) => {
+          const client = new pkg.Client(address, grpc.credentials.createInsecure());
+          return new Promise<Record<string, unknown>>((resolve, reject) => {
+            client[method](request, (error: Error | null, response: Record<string, unknown>) => {
+              client.close();
+              if (error) reject(error);
+              else resolve(response);
+            });
+          });
+        };
+        const [c1, c2] = net.config.clients;
+        const prepared = await call(c1.address, "PrepareMessage", {
+          message: "original shape",
+          recipient_pubkey: new TextEncoder().encode(
+            new TextDecoder().decode(net.keyFile("client_2")),
+          ),
+          recipient_addr: c2.address,
+        });
+        assert.equal(prepared.status, true);
+        let messages: string[] = [];
+        await waitUntil(
+          async () => {
+            const response = await call(c2.address, "PollMessages", {});
+            messages = messages.concat((response.messages as string[] | undefined) ?? []);
+            return messages.length > 0;
+          },
+          15_000,
+          "original-shape delivery",
+          100,
+        );
+        assert.deepEqual(messages, ["original shape"]);
+      },
+    );
+  });
+});
