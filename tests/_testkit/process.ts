@@ -27,7 +27,8 @@ export class NodeProcess {
     extra: string[] = [],
   ) {
     this.id = id;
-    this.child = new Deno.Command(Deno.execPath(), {
+    // "deno" from PATH: the binary `--allow-run=deno` grants (under npx, npx's own).
+    this.child = new Deno.Command("deno", {
       args: [
         "run",
         ...NODE_PERMISSIONS,
