@@ -1,0 +1,126 @@
+/**
+ * Scale mode: 100, 1,000 or 10,000 clients at 1 KiB. The mixes are real processes; the
+ * clients are simulated by this load generator, which holds every identity, registers them,
+ * builds one onion each and sends them all in one round. Measures the round's latency through
+ * the three mixes, packets per second each mix peels, and each mix's peak RSS.
+ *
+ * @module
+ */
+import { createSealedBox, forwardProof, PeerMac, registerProof } from "../../src/crypto/mod.ts";
+import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
+import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { readMetrics, startTempNetwork } from "./temp_network.ts";
+
+/** Figures of one scale run. */
+export interface ScaleResult {
+  readonly num_clients: number;
+  readonly round_latency_s: number;
+  readonly mix_1_pps: number;
+  readonly mix_2_pps: number;
+  readonly mix_3_pps: number;
+  readonly mix_1_peak_rss_mb: number;
+  readonly mix_2_peak_rss_mb: number;
+  readonly mix_3_peak_rss_mb: number;
+  readonly delivered: number;
+}
+
+/** Runs one round with `clients` simulated clients of 1 KiB messages. */
+export async function runScale(clients: number, log: (line: string) => void): Promise<ScaleResult> {
+  const roundDuration = Math.max(1, clients / 1000);
+  const net = await startTempNetwork({
+    clients,
+    payloadSize: 1024,
+    roundDuration,
+    roundTimeout: roundDuration * 2,
+    startClients: false,
+  });
+  const box = await createSealedBox();
+  const limit = maxMessageBytes(net.config);
+  const first = new MixServerStub(net.config.mixServers[0].address, {
+    maxMessageBytes: limit,
+    timeoutMs: 120_000,
+  });
+  try {
+    const firstKey = net.keys.get("mix_1")!.publicKey;
+    const macs = new Map(
+      net.config.clients.map((c) => [c.id, new PeerMac(box, net.keys.get(c.id)!)]),
+    );
+    log(`registering ${clients} clients`);
+    await inBatches(net.config.clients, 64, async (c) => {
+      const request = { client_id: c.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
+      request.mac = macs.get(c.id)!.sign(firstKey, ...registerProof(request));
+      await first.register(request);
+    });
+    const start = await first.waitForStart({ client_id: "client_1" });
+    const route = net.config.mixServers.map((m) => ({
+      address: m.address,
+      publicKey: net.keys.get(m.id)!.publicKey,
+    }));
+    log(`building ${clients} onions`);
+    const packets = net.config.clients.map((c, i) =>
+      buildOnion(box, {
+        message: new TextEncoder().encode(`scale ${i}`),
+        kind: PayloadKind.message,
+        recipient: { address: c.address, publicKey: net.keys.get(c.id)!.publicKey },
+        route,
+        payloadSize: 1024,
+      })
+    );
+    // Send every packet at the start of the next full round.
+    const durationMs = start.round_duration_s * 1000;
+    const round = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
+    await new Promise((r) =>
+      setTimeout(r, Math.max(0, start.epoch_ms + round * durationMs - Date.now()))
+    );
+    log(`sending round ${round}`);
+    await inBatches(net.config.clients.map((c, i) => [c, i] as const), 128, async ([c, i]) => {
+      const request = { payload: packets[i], round, client_id: c.id, mac: new Uint8Array() };
+      request.mac = macs.get(c.id)!.sign(firstKey, ...forwardProof(request));
+      await first.forwardMessage(request);
+    });
+    const records = await waitForRound(net.metricsFile("mix_3"), round, 300_000);
+    const m1 = (await readMetrics(net.metricsFile("mix_1"))).find((r) =>
+      r.event === "round" && r.round === round
+    )!;
+    const m2 = (await readMetrics(net.metricsFile("mix_2"))).find((r) =>
+      r.event === "round" && r.round === round
+    )!;
+    const rss = await Promise.all(net.mixes.map((m) => peakRssMb(m.pid)));
+    const pps = (r: Record<string, unknown>) =>
+      Math.round(Number(r.batch_in) / (Number(r.peel_ms) / 1000));
+    return {
+      num_clients: clients,
+      round_latency_s: (Number(records.committed_ms) - Number(m1.first_arrival_ms)) / 1000,
+      mix_1_pps: pps(m1),
+      mix_2_pps: pps(m2),
+      mix_3_pps: pps(records),
+      mix_1_peak_rss_mb: rss[0],
+      mix_2_peak_rss_mb: rss[1],
+      mix_3_peak_rss_mb: rss[2],
+      delivered: Number(records.batch_out),
+    };
+  } finally {
+    first.close();
+    await net.stop();
+  }
+}
+
+async function waitForRound(file: string, round: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = (await readMetrics(file)).find((r) => r.event === "round" && r.round === round);
+    if (record) return record;
+    if (Date.now() > deadline) throw new Error(`round ${round} never reached the last mix`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}

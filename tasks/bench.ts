@@ -1,0 +1,189 @@
+/**
+ * `deno task bench`: the original design's benchmark (end-to-end delivery time, message
+ * preparation time, mix latency over clients x message size, round 0.1 s), and a scale mode.
+ * Writes `docs/benchmarks/<date>-<name>.csv` and SVG plots beside it.
+ *
+ *   deno task bench [--quick] [--repeat 3] [--name NAME] [--clients 2,5] [--sizes 10,1000]
+ *   deno task bench --scale [--clients 100,1000,10000]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { type PointResult, runPoint } from "./_bench/point.ts";
+import { renderPlot, type SummaryRow } from "./_bench/plots.ts";
+import { runScale, type ScaleResult } from "./_bench/scale.ts";
+
+const FULL = {
+  clients: [2, 3, 4, 5, 6, 7, 8, 9, 10],
+  sizes: [10, 100, 1_000, 10_000, 100_000, 1_000_000],
+};
+const QUICK = { clients: [2, 5, 10], sizes: [10, 1_000, 1_000_000] };
+const SCALE = [100, 1_000, 10_000];
+const OUT = "docs/benchmarks";
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      scale: { type: "boolean" },
+      repeat: { type: "string" },
+      name: { type: "string" },
+      clients: { type: "string" },
+      sizes: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const list = (text: string | undefined, fallback: number[]) =>
+    text ? text.split(",").map((s) => Number(s.replaceAll("_", ""))) : fallback;
+  const date = new Date().toISOString().slice(0, 10);
+  const out = values.out ?? OUT;
+  await Deno.mkdir(out, { recursive: true });
+
+  if (values.scale) {
+    const name = values.name ?? "scale";
+    const rows: ScaleResult[] = [];
+    for (const n of list(values.clients, SCALE)) {
+      const result = await runScale(n, (line) => console.error(`[${n} clients] ${line}`));
+      console.log(JSON.stringify(result));
+      rows.push(result);
+    }
+    const csv = join(out, `${date}-${name}.csv`);
+    await Deno.writeTextFile(csv, toCsv(rows as unknown as Record<string, number>[]));
+    console.log(`wrote ${csv}`);
+  } else {
+    const grid = values.quick ? QUICK : FULL;
+    const clients = list(values.clients, grid.clients);
+    const sizes = list(values.sizes, grid.sizes);
+    const repeat = Number(values.repeat ?? 3);
+    const name = values.name ?? (values.quick ? "quick" : "full");
+    const total = clients.length * sizes.length * repeat;
+    const rows: BenchRow[] = [];
+    const progress = new Progress(total);
+    for (const n of clients) {
+      for (const size of sizes) {
+        for (let r = 1; r <= repeat; r++) {
+          progress.show(`${n} clients x ${size} B, run ${r}`);
+          const result = await runPoint(n, size);
+          rows.push({ num_clients: n, message_size: size, repeat: r, ...result });
+          progress.done(
+            `${n} clients x ${size} B #${r}: prepare ${fmt(result.prepare_s)} s, ` +
+              `mix ${fmt(result.mix_latency_s)} s, e2e ${fmt(result.e2e_s)} s`,
+          );
+        }
+      }
+    }
+    const columns = [
+      "num_clients",
+      "message_size",
+      "repeat",
+      "prepare_s",
+      "mix_latency_s",
+      "e2e_s",
+    ];
+    const csv = join(out, `${date}-${name}.csv`);
+    await Deno.writeTextFile(csv, toCsv(rows, columns));
+    const summary = summarise(rows);
+    await Deno.writeTextFile(join(out, `${date}-${name}-summary.csv`), toCsv(summary));
+    for (const x of ["clients", "size"] as const) {
+      await Deno.writeTextFile(
+        join(out, `${date}-${name}-by-${x}.svg`),
+        await renderPlot(summary, x),
+      );
+    }
+    console.log(`wrote ${csv}, its summary and plots`);
+    console.log(markdownTable(summary));
+  }
+}
+
+type BenchRow = PointResult & { num_clients: number; message_size: number; repeat: number };
+
+function summarise(rows: readonly BenchRow[]): SummaryRow[] {
+  const groups = new Map<string, BenchRow[]>();
+  for (const row of rows) {
+    const key = `${row.num_clients}/${row.message_size}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const summary: SummaryRow[] = [];
+  for (const group of groups.values()) {
+    for (const metric of ["prepare_s", "mix_latency_s", "e2e_s"] as const) {
+      const sorted = group.map((r) => r[metric]).sort((a, b) => a - b);
+      summary.push({
+        num_clients: group[0].num_clients,
+        message_size: group[0].message_size,
+        metric,
+        median: sorted[Math.floor((sorted.length - 1) / 2)],
+        min: sorted[0],
+      });
+    }
+  }
+  return summary;
+}
+
+function markdownTable(summary: readonly SummaryRow[]): string {
+  const lines = [
+    "| clients | size (B) | prepare_s min / median | mix_latency_s min / median | e2e_s min / median |",
+    "|---|---|---|---|---|",
+  ];
+  const points = new Map<string, SummaryRow[]>();
+  for (const row of summary) {
+    const key = `${row.num_clients}|${row.message_size}`;
+    points.set(key, [...(points.get(key) ?? []), row]);
+  }
+  for (const [key, rows] of points) {
+    const cell = (m: SummaryRow["metric"]) => {
+      const r = rows.find((x) => x.metric === m)!;
+      return `${fmt(r.min)} / ${fmt(r.median)}`;
+    };
+    const [n, size] = key.split("|");
+    lines.push(
+      `| ${n} | ${Number(size).toLocaleString("en")} | ${cell("prepare_s")} | ${
+        cell("mix_latency_s")
+      } | ${cell("e2e_s")} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function toCsv(rows: readonly object[], columns?: string[]): string {
+  const cols = columns ?? Object.keys(rows[0] ?? {});
+  const body = rows.map((row) =>
+    cols.map((c) => String((row as Record<string, unknown>)[c])).join(",")
+  );
+  return [cols.join(","), ...body].join("\n") + "\n";
+}
+
+function fmt(seconds: number): string {
+  return seconds < 0.01 ? seconds.toFixed(5) : seconds.toFixed(3);
+}
+
+/** A progress bar on a TTY; plain lines otherwise. */
+class Progress {
+  readonly #total: number;
+  #done = 0;
+  readonly #tty = Deno.stdout.isTerminal();
+  readonly #encoder = new TextEncoder();
+
+  constructor(total: number) {
+    this.#total = total;
+  }
+
+  show(what: string): void {
+    if (!this.#tty) return;
+    const width = 30;
+    const filled = Math.round((this.#done / this.#total) * width);
+    const bar = "#".repeat(filled) + "-".repeat(width - filled);
+    Deno.stdout.writeSync(
+      this.#encoder.encode(`\r\x1b[2K[${bar}] ${this.#done}/${this.#total} ${what}`),
+    );
+  }
+
+  done(line: string): void {
+    this.#done++;
+    if (this.#tty) Deno.stdout.writeSync(this.#encoder.encode("\r\x1b[2K"));
+    console.log(`${this.#done}/${this.#total} ${line}`);
+  }
+}
+
+if (import.meta.main) await main();
