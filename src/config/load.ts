@@ -32,6 +32,8 @@ export interface Config {
   readonly roundTimeout: number;
   /** Text a client sends, to itself, in a round with no real message. */
   readonly dummyPayload: string;
+  /** Fewest packets a mix forwards per round; cover packets fill the rest. */
+  readonly minBatch: number;
   /** Bytes of message every packet carries (messages are padded to it). */
   readonly payloadSize: number;
   /** The cascade, in order: the first receives from clients, the last holds mailboxes. */
@@ -97,6 +99,7 @@ export function parseConfig(text: string, path: string): Config {
     messagesPerRound: raw.messages_per_round,
     roundDuration: raw.round_duration,
     roundTimeout: raw.round_timeout ?? raw.round_duration / 2,
+    minBatch: raw.min_batch ?? raw.messages_per_round,
     dummyPayload: raw.dummy_payload,
     payloadSize: raw.payload_size,
     mixServers: freezeNodes(raw.mix_servers),

@@ -44,6 +44,11 @@ export const configSchema = z.strictObject({
   payload_size: z.number().int().min(1).max(MAX_PAYLOAD_SIZE).default(1024),
   /** Seconds a mix waits past the end of a round for late packets; default half a round. */
   round_timeout: z.number().min(0).max(3600).optional(),
+  /**
+   * Fewest packets a mix sends on per round: smaller batches are topped up with cover packets
+   * to a sink, so an observer never sees a shrunken batch. Default: messages_per_round.
+   */
+  min_batch: z.number().int().min(0).optional(),
   /** Folder of secret keys, relative to the config file. */
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */

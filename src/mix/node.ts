@@ -16,7 +16,7 @@ import {
 import { ConfigError, MixnetError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
-import { packetSize } from "../onion/mod.ts";
+import { buildOnion, packetSize, PayloadKind } from "../onion/mod.ts";
 import {
   maxMessageBytes,
   type MixServerHandlers,
@@ -130,6 +130,24 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     logger,
     outputDir: options.outputDir,
     onCommitted: () => forwarder?.wake(),
+    cover: next && config.minBatch > 0
+      ? {
+        minBatch: config.minBatch,
+        build: async () =>
+          buildOnion(box, {
+            message: new Uint8Array(),
+            kind: PayloadKind.dummy,
+            recipient: null,
+            route: await Promise.all(
+              config.mixServers.slice(index + 1).map(async (m) => ({
+                address: m.address,
+                publicKey: await keys.get(m.id),
+              })),
+            ),
+            payloadSize: config.payloadSize,
+          }),
+      }
+      : undefined,
   });
 
   let collector: Collector | undefined;
@@ -165,7 +183,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       store,
       mac,
       keys,
-      maxPackets: 2 * config.clients.length + 16,
+      maxPackets: Math.max(2 * config.clients.length, config.minBatch) + 16,
       onReceived: (round) => processor.enqueue(round),
       metrics,
     });

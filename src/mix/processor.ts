@@ -33,6 +33,8 @@ export interface RoundRecord {
   readonly dropped?: Readonly<Record<string, number>>;
   /** Cover packets that reached the sink (last mix). */
   readonly cover?: number;
+  /** Cover packets this mix added to reach `min_batch`. */
+  readonly cover_added?: number;
   /** Milliseconds peeling the batch, and forwarding it (until acknowledged). */
   readonly peel_ms?: number;
   readonly forward_ms?: number;
@@ -56,6 +58,16 @@ export interface ProcessorOptions {
   readonly onCommitted?: (round: number) => void;
   /** Where the last mix also writes every delivered payload, when set. */
   readonly outputDir?: string;
+  /** Tops outgoing batches up to `minBatch` with cover packets (not at the last mix). */
+  readonly cover?: CoverTraffic;
+}
+
+/** How a mix makes cover packets for the rest of the cascade. */
+export interface CoverTraffic {
+  /** Fewest packets to forward per round. */
+  readonly minBatch: number;
+  /** Builds one cover packet: layered for the remaining mixes, addressed to the sink. */
+  readonly build: () => Promise<Uint8Array>;
 }
 
 /** Processes closed rounds one after another, in the order they were closed. */
@@ -138,7 +150,7 @@ export class RoundProcessor {
     const opened: string[] = [];
     const outgoing: Uint8Array[] = [];
     const deliveries: { recipient: string; packet: Uint8Array }[] = [];
-    let cover = 0;
+    let sunk = 0;
     results.forEach((result, i) => {
       if (!result.ok) return drop(result.reason);
       opened.push(freshTags[i]);
@@ -148,13 +160,19 @@ export class RoundProcessor {
         }
         outgoing.push(result.inner);
       } else if (result.kind === HopKind.sink) {
-        cover++;
+        sunk++;
       } else if (result.kind === HopKind.client && this.#options.clients.has(result.address)) {
         deliveries.push({ recipient: result.address, packet: result.inner });
       } else {
         drop("unknown-recipient");
       }
     });
+    let coverAdded = 0;
+    const topUp = this.#options.cover;
+    if (topUp && this.#options.nextMixAddress !== undefined) {
+      for (; outgoing.length < topUp.minBatch; coverAdded++) outgoing.push(await topUp.build());
+      if (coverAdded) metrics.count("cover.added", coverAdded);
+    }
     shuffle(outgoing);
     shuffle(deliveries);
     store.commitRound({ round, tags: opened, outgoing, deliveries });
@@ -173,7 +191,8 @@ export class RoundProcessor {
       batch_in: packets.length,
       batch_out: out,
       dropped,
-      cover,
+      cover: sunk,
+      cover_added: coverAdded,
       peel_ms: round3(peelMs),
       queue_depth: this.#queue.length - 1,
     });
@@ -184,6 +203,7 @@ export class RoundProcessor {
       out,
       dropped: totalDropped,
       ...(totalDropped ? dropped : {}),
+      cover: coverAdded || sunk || undefined,
       peel_ms: round3(peelMs),
       latency_ms: Number.isNaN(firstMs) ? undefined : round3(committedMs - firstMs),
     });
