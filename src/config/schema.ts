@@ -7,7 +7,7 @@ import { z } from "zod";
 import { HOP_ADDRESS_BYTES } from "../onion/sizes.ts";
 
 /** Crypto backends a config may select. */
-export const CRYPTO_BACKENDS = ["libsodium", "tweetnacl"] as const;
+export const CRYPTO_BACKENDS = ["native", "libsodium", "tweetnacl"] as const;
 
 /** The largest `payload_size` accepted: 16 MiB of message per packet. */
 export const MAX_PAYLOAD_SIZE = 16 * 1024 * 1024;
@@ -53,8 +53,8 @@ export const configSchema = z.strictObject({
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */
   data_dir: z.string().min(1).default("data"),
-  /** Which implementation of the sealed box to use; both are byte-compatible. */
-  crypto_backend: z.enum(CRYPTO_BACKENDS).default("libsodium"),
+  /** Which implementation of the sealed box to use; all are byte-compatible. */
+  crypto_backend: z.enum(CRYPTO_BACKENDS).default("native"),
 });
 
 /** The YAML document as validated, before paths are resolved and names camel-cased. */

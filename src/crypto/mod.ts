@@ -1,5 +1,5 @@
 /**
- * Keys, the sealed box (two byte-compatible backends behind {@link SealedBox}), key files and
+ * Keys, the sealed box (byte-compatible backends behind {@link SealedBox}), key files and
  * peer MACs. The only module that touches key material.
  *
  * @module
@@ -9,6 +9,7 @@ export { CryptoError };
 import type { SealedBox } from "./box.ts";
 import { createLibsodiumBox } from "./libsodium.ts";
 import { createTweetnaclBox } from "./tweetnacl.ts";
+import { createNativeBox } from "./native.ts";
 
 export { KEY_BYTES, type KeyPair, NONCE_BYTES, SEAL_OVERHEAD, type SealedBox } from "./box.ts";
 export {
@@ -29,6 +30,7 @@ export { decodeBase64, encodeBase64 } from "./_base64.ts";
 
 /** Names of the available sealed-box backends. */
 export const BACKENDS = {
+  native: createNativeBox,
   libsodium: createLibsodiumBox,
   tweetnacl: createTweetnaclBox,
 } as const;
@@ -38,7 +40,7 @@ export const BACKENDS = {
  *
  * @throws {CryptoError} for an unknown name.
  */
-export function createSealedBox(name: string = "libsodium"): Promise<SealedBox> {
+export function createSealedBox(name: string = "native"): Promise<SealedBox> {
   const create = BACKENDS[name as keyof typeof BACKENDS];
   if (!create) {
     throw new CryptoError(

@@ -29,7 +29,7 @@ Deno.test("the shipped config loads with defaults applied and is frozen", async 
   assert.equal(config.clients.length, 4);
   assert.equal(config.roundDuration, 1);
   assert.equal(config.payloadSize, 1024);
-  assert.equal(config.cryptoBackend, "libsodium");
+  assert.equal(config.cryptoBackend, "native");
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.mixServers[0]));
   assert.ok(config.mixServers.every((m) => m.address.startsWith("127.0.0.1:")));
 });

@@ -125,6 +125,6 @@ for (const sealer of names) {
 Deno.test("an unknown backend name is refused with the list of known ones", () => {
   assert.throws(
     () => createSealedBox("rot13"),
-    /Unknown crypto backend "rot13": expected one of libsodium, tweetnacl/,
+    /Unknown crypto backend "rot13": expected one of native, libsodium, tweetnacl/,
   );
 });
