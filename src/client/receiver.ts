@@ -14,6 +14,8 @@ import type { ClientContext } from "./context.ts";
 import { messageDigest } from "./preparer.ts";
 
 const decoder = new TextDecoder();
+/** Most mailbox pages one user poll drains, so a flood cannot hold it forever. */
+const MAX_PAGES = 1000;
 
 /** Fetches and decrypts this client's mailbox. */
 export class Receiver {
@@ -30,18 +32,24 @@ export class Receiver {
     this.#lastMixKey = lastMixKey;
   }
 
-  /** Polls the mailbox, then returns every message not yet handed over, in arrival order. */
+  /**
+   * Drains the mailbox (the last mix answers in pages; each poll acknowledges the previous
+   * page), then returns every message not yet handed over, in arrival order.
+   */
   takeMessages(): Promise<string[]> {
     return this.#serialized(async () => {
-      await this.#fetch();
+      for (let page = 0; page < MAX_PAGES && await this.#fetch() > 0; page++);
       const pending = this.#ctx.store.pending();
       if (pending.length > 0) this.#ctx.store.handedOver(pending[pending.length - 1].id);
       return pending.map((p) => decoder.decode(p.message));
     });
   }
 
-  /** One mailbox poll; the fetched messages and the new cursor are stored together. */
-  async #fetch(): Promise<void> {
+  /**
+   * One mailbox poll; the fetched messages and the new cursor are stored together. Returns
+   * how many packets the page held.
+   */
+  async #fetch(): Promise<number> {
     const { store, mac, id, self, box, keyPair, config, metrics, logger } = this.#ctx;
     const started = nowMs();
     this.#lastClock = Math.max(
@@ -88,6 +96,7 @@ export class Receiver {
         logger.info("message delivered", { latency_ms: latency });
       }
     }
+    return response.payloads.length;
   }
 
   #serialized<T>(fn: () => Promise<T>): Promise<T> {

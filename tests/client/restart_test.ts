@@ -107,3 +107,38 @@ Deno.test("a client started before the first mix registers once it is up", async
     await net.close();
   }
 });
+
+Deno.test("a mailbox larger than one poll response is drained in pages by one user poll", async () => {
+  // 2 clients: a response carries about two packets, and 30 rounds of dummies pile up first.
+  const net = await createTestNetwork({
+    clients: 2,
+    roundDuration: 0.05,
+    roundTimeout: 0.05,
+    payloadSize: 4096,
+  });
+  try {
+    await net.startAllMixes();
+    await Promise.all([net.startClient("client_1"), net.startClient("client_2")]);
+    await waitUntil(
+      () => (net.clients.get("client_2")!.metrics.counters["sent.dummy"] ?? 0) >= 30,
+      20_000,
+      "30 rounds",
+    );
+    const c2 = net.config.clients[1];
+    await net.client("client_1").prepareMessage({
+      message: "under the dummies",
+      recipient_pubkey: net.keyFile("client_2"),
+      recipient_addr: c2.address,
+    });
+    await waitUntil(
+      () => (net.clients.get("client_1")!.metrics.counters["sent.message"] ?? 0) === 1,
+      5000,
+      "the send",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual((await net.client("client_2").pollMessages()).messages, ["under the dummies"]);
+    assert.ok((net.clients.get("client_2")!.metrics.counters["received.dummy"] ?? 0) >= 30);
+  } finally {
+    await net.close();
+  }
+});
