@@ -1,0 +1,61 @@
+/** Runs the tasks' scripts as a user would (same permissions as deno.json), capturing output. */
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Permissions of the orchestrating tasks (network, demo). */
+export const TASK_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-run=deno",
+  "--allow-sys",
+];
+
+/** Permissions of the user CLI (send, poll). */
+export const CLI_PERMISSIONS = [
+  "--allow-read",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** Runs `deno run <permissions> <script> <args>` from the repo root to completion. */
+export async function run(
+  script: string,
+  args: string[],
+  permissions = TASK_PERMISSIONS,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command("deno", {
+    args: ["run", ...permissions, script, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Spawns a long-running task script from the repo root, its stdout and stderr piped. */
+export function spawn(script: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command("deno", {
+    args: ["run", ...TASK_PERMISSIONS, script, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Collects a stream's text into `into` as it arrives; resolves when the stream ends. */
+export async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) into.push(chunk);
+}
