@@ -76,15 +76,16 @@ async function main(): Promise<number> {
     showStatus();
   };
 
-  let network: RunningNetwork | undefined;
+  // Set once every node is up; a node that dies before that fails the start instead.
+  const running: { network?: RunningNetwork } = {};
   let failure: string | undefined;
   let wake: () => void = () => {};
   const finished = new Promise<void>((resolve) => (wake = resolve));
   const onExit = (node: { id: string }, code: number) => {
     print(node.id, `exited unexpectedly with code ${code}`);
-    if (values.restart && network) {
+    if (values.restart && running.network) {
       print(node.id, "restarting (--restart)");
-      network.restart(node.id).catch((error) => {
+      running.network.restart(node.id).catch((error) => {
         failure = `${node.id} could not be restarted: ${errorMessage(error)}`;
         wake();
       });
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
   console.log(
     `network: starting ${config.mixServers.length} mixes and ${config.clients.length} clients (${config.file})`,
   );
-  network = await startNetwork(configPath, {
+  const network = running.network = await startNetwork(configPath, {
     onLine: (id, line) => {
       const perRound = status.observe(id, line);
       if (!perRound || values.verbose || / dropped=[1-9]/.test(line)) print(id, line);
