@@ -60,17 +60,25 @@ async function main(): Promise<void> {
     const name = values.name ?? (values.quick ? "quick" : "full");
     const total = clients.length * sizes.length * repeat;
     const rows: BenchRow[] = [];
+    const failures: string[] = [];
     const progress = new Progress(total);
     for (const n of clients) {
       for (const size of sizes) {
         for (let r = 1; r <= repeat; r++) {
           progress.show(`${n} clients x ${size} B, run ${r}`);
-          const result = await runPoint(n, size);
-          rows.push({ num_clients: n, message_size: size, repeat: r, ...result });
-          progress.done(
-            `${n} clients x ${size} B #${r}: prepare ${fmt(result.prepare_s)} s, ` +
-              `mix ${fmt(result.mix_latency_s)} s, e2e ${fmt(result.e2e_s)} s`,
-          );
+          try {
+            const result = await runPoint(n, size);
+            rows.push({ num_clients: n, message_size: size, repeat: r, ...result });
+            progress.done(
+              `${n} clients x ${size} B #${r}: prepare ${fmt(result.prepare_s)} s, ` +
+                `mix ${fmt(result.mix_latency_s)} s, e2e ${fmt(result.e2e_s)} s`,
+            );
+          } catch (error) {
+            // A point that fails (a message that never arrives) is reported, not fatal.
+            const why = `${n} clients x ${size} B #${r}: ${(error as Error).message}`;
+            failures.push(why);
+            progress.done(`FAILED ${why}`);
+          }
         }
       }
     }
@@ -94,6 +102,13 @@ async function main(): Promise<void> {
     }
     console.log(`wrote ${csv}, its summary and plots`);
     console.log(markdownTable(summary));
+    if (failures.length) {
+      console.log(`${failures.length} points failed:\n${failures.join("\n")}`);
+      await Deno.writeTextFile(
+        join(out, `${date}-${name}-failures.txt`),
+        failures.join("\n") + "\n",
+      );
+    }
   }
 }
 

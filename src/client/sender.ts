@@ -101,7 +101,8 @@ export class Sender {
     for (;;) {
       try {
         await this.#stub.forwardMessage(request, {
-          timeoutMs: Math.max(200, deadline - Date.now()),
+          // A slow answer is still worth waiting for: a late packet is refused, never lost.
+          timeoutMs: Math.max(2000, deadline - Date.now()),
         });
         if (head) store.dequeue(head.id);
         metrics.count(`sent.${kind}`);

@@ -34,11 +34,17 @@ export function pollProof(r: {
   return ["poll", r.client_id, r.client_addr, r.timestamp_ms, r.ack_cursor];
 }
 
-/** A mix proves to the next mix that it sent this round's batch. */
+/** A mix proves to the next mix that it sent this chunk of this round's batch. */
 export function batchProof(
-  r: { mix_id: string; round: number; packets: readonly Uint8Array[] },
+  r: {
+    mix_id: string;
+    round: number;
+    packets: readonly Uint8Array[];
+    chunk?: number;
+    chunks?: number;
+  },
 ): [string, ...MacField[]] {
-  return ["batch", r.mix_id, r.round, batchDigest(r.packets)];
+  return ["batch", r.mix_id, r.round, r.chunk ?? 0, r.chunks || 1, batchDigest(r.packets)];
 }
 
 /** SHA-256 over the length-prefixed packets of a batch. */

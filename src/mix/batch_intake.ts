@@ -1,7 +1,7 @@
 /**
- * How a mix after the first receives a round: one authenticated `ForwardBatch` from the
- * previous mix, stored whole and durably before it is acknowledged; a repeated batch for the
- * same round is acknowledged again and not stored twice.
+ * How a mix after the first receives a round: authenticated `ForwardBatch` chunks from the
+ * previous mix, each stored durably before it is acknowledged, the round complete once every
+ * chunk is in; a repeated chunk or round is acknowledged again and not stored twice.
  *
  * @module
  */
@@ -12,6 +12,9 @@ import type { ForwardBatchRequest, ForwardBatchResponse } from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { MixStore } from "./store.ts";
+
+/** Most chunks one round may be split into. */
+const MAX_CHUNKS = 100_000;
 
 /** Options of {@link BatchIntake}. */
 export interface BatchIntakeOptions {
@@ -72,12 +75,18 @@ export class BatchIntake {
         { status: "invalid-argument" },
       );
     }
-    if (!store.receiveBatch(request.round, request.packets, nowMs())) {
-      this.#o.metrics.count("batch.duplicate");
-      return { status: "duplicate" };
+    const chunks = request.chunks || 1;
+    const chunk = request.chunk ?? 0;
+    if (!Number.isInteger(chunk) || chunk < 0 || chunk >= chunks || chunks > MAX_CHUNKS) {
+      throw new MixnetError(
+        `ForwardBatch for round ${request.round} refused: chunk ${chunk} of ${chunks} is not a valid chunk`,
+        { status: "invalid-argument" },
+      );
     }
-    this.#o.onReceived(request.round);
-    return { status: "stored" };
+    const status = store.receiveChunk(request.round, chunk, chunks, request.packets, nowMs());
+    if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
+    if (status === "stored") this.#o.onReceived(request.round);
+    return { status };
   }
 
   async #verify(request: ForwardBatchRequest): Promise<boolean> {

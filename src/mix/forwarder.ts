@@ -1,14 +1,15 @@
 /**
  * The outgoing stage of a mix: sends the outbox to the next mix one round at a time, in round
- * order, as one authenticated `ForwardBatch`; retries with exponential backoff while the next
- * mix is down, and deletes a round only once it is acknowledged (store-and-forward).
+ * order, as authenticated `ForwardBatch` chunks of bounded size; retries with exponential backoff
+ * while the next mix is down, and deletes a round only once every chunk is acknowledged
+ * (store-and-forward).
  *
  * @module
  */
 import { batchProof, type PeerMac } from "../crypto/mod.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ForwardBatchRequest, MixServerStub } from "../rpc/mod.ts";
+import { chunkBatch, type ForwardBatchRequest, type MixServerStub } from "../rpc/mod.ts";
 import { sleep } from "../round_clock.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { MixStore } from "./store.ts";
@@ -75,35 +76,43 @@ export class Forwarder {
   async #send(round: number, packets: Uint8Array[], signal: AbortSignal): Promise<void> {
     const o = this.#options;
     const started = performance.now();
+    const chunks = chunkBatch(packets);
     let backoff = o.minBackoffMs ?? 50;
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    let attempts = 1;
+    // Chunks go one after another; after a failure the same chunk is retried (the next mix
+    // stores each chunk once, however often it arrives).
+    for (let chunk = 0; chunk < chunks.length && !signal.aborted;) {
       try {
         const request: ForwardBatchRequest = {
           round,
-          packets,
+          packets: chunks[chunk],
           mix_id: o.id,
           mac: new Uint8Array(),
+          chunk,
+          chunks: chunks.length,
         };
         request.mac = o.mac.sign(await o.nextPublicKey(), ...batchProof(request));
         await o.stub.forwardBatch(request, { timeoutMs: 30_000 });
-        const forwardMs = Math.round((performance.now() - started) * 1000) / 1000;
-        o.metrics.record({ event: "forward", round, forward_ms: forwardMs, attempts: attempt });
-        if (attempt > 1) o.logger.info("next mix is back", { next: o.nextId, round, attempt });
-        return;
+        chunk++;
       } catch (error) {
         // Never give up: the batch holds packets acknowledged to their senders.
-        if (attempt === 1 || attempt % 20 === 0) {
+        if (attempts === 1 || attempts % 20 === 0) {
           o.logger.warn("forward failed, retrying", {
             next: o.nextId,
             round,
-            attempt,
+            attempt: attempts,
             error: (error as Error).message,
           });
         }
+        attempts++;
         o.metrics.count("forward.retries");
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, o.maxBackoffMs ?? 5000);
       }
     }
+    if (signal.aborted) return;
+    const forwardMs = Math.round((performance.now() - started) * 1000) / 1000;
+    o.metrics.record({ event: "forward", round, forward_ms: forwardMs, attempts });
+    if (attempts > 1) o.logger.info("next mix is back", { next: o.nextId, round, attempts });
   }
 }

@@ -16,7 +16,7 @@ import {
 import { ConfigError, MixnetError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
-import { buildOnion, packetSize, PayloadKind } from "../onion/mod.ts";
+import { packetSize } from "../onion/mod.ts";
 import {
   maxMessageBytes,
   type MixServerHandlers,
@@ -133,19 +133,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     cover: next && config.minBatch > 0
       ? {
         minBatch: config.minBatch,
-        build: async () =>
-          buildOnion(box, {
-            message: new Uint8Array(),
-            kind: PayloadKind.dummy,
-            recipient: null,
-            route: await Promise.all(
-              config.mixServers.slice(index + 1).map(async (m) => ({
-                address: m.address,
-                publicKey: await keys.get(m.id),
-              })),
-            ),
-            payloadSize: config.payloadSize,
-          }),
+        route: () =>
+          Promise.all(
+            config.mixServers.slice(index + 1).map(async (m) => ({
+              address: m.address,
+              publicKey: await keys.get(m.id),
+            })),
+          ),
       }
       : undefined,
   });

@@ -7,15 +7,15 @@
 /// <reference lib="deno.worker" />
 import { createSealedBox, type KeyPair, type SealedBox } from "../crypto/mod.ts";
 import { PacketError } from "../errors.ts";
-import { peelLayer } from "../onion/mod.ts";
-import type { PeelJob, PeelReply, PeelResult, PeelSetup } from "./peeler.ts";
+import { buildOnion, PayloadKind, peelLayer } from "../onion/mod.ts";
+import type { CoverJob, PeelJob, PeelReply, PeelResult, PeelSetup } from "./peeler.ts";
 
 let box: SealedBox | undefined;
 let key: KeyPair;
 let expected: { payloadSize: number; layers: number };
 let ready: Promise<void> | undefined;
 
-self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob>) => {
+self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob | CoverJob>) => {
   const message = event.data;
   if (message.type === "setup") {
     key = { publicKey: message.publicKey, secretKey: message.secretKey };
@@ -27,6 +27,19 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob>) => {
     return;
   }
   await ready;
+  if (message.type === "cover") {
+    const packets = Array.from({ length: message.count }, () =>
+      buildOnion(box!, {
+        message: new Uint8Array(),
+        kind: PayloadKind.dummy,
+        recipient: null,
+        route: message.route,
+        payloadSize: expected.payloadSize,
+      }));
+    const reply: PeelReply = { id: message.id, results: [], packets };
+    self.postMessage(reply, packets.map((p) => p.buffer as ArrayBuffer));
+    return;
+  }
   const results: PeelResult[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const packet of message.packets) {

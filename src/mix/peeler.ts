@@ -5,7 +5,7 @@
  * @module
  */
 import type { KeyPair } from "../crypto/mod.ts";
-import type { HopKind } from "../onion/mod.ts";
+import type { HopKind, RouteNode } from "../onion/mod.ts";
 
 /** The outcome of peeling one packet. */
 export type PeelResult =
@@ -34,10 +34,19 @@ export interface PeelJob {
   readonly packets: Uint8Array[];
 }
 
-/** A worker's answer to a {@link PeelJob}. */
+/** Cover packets to build: layered for `route`, addressed to the sink. */
+export interface CoverJob {
+  readonly type: "cover";
+  readonly id: number;
+  readonly count: number;
+  readonly route: readonly RouteNode[];
+}
+
+/** A worker's answer to a {@link PeelJob} (results) or a {@link CoverJob} (packets). */
 export interface PeelReply {
   readonly id: number;
   readonly results: PeelResult[];
+  readonly packets?: Uint8Array[];
 }
 
 /** Options of {@link Peeler}. */
@@ -59,7 +68,7 @@ export class Peeler {
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<
     number,
-    { resolve: (results: PeelResult[]) => void; reject: (error: Error) => void }
+    { resolve: (reply: PeelReply) => void; reject: (error: Error) => void }
   >();
   #nextId = 0;
   /** Resolves when every worker has loaded its crypto backend. */
@@ -77,7 +86,7 @@ export class Peeler {
         if (event.data.id === -1) return up();
         const pending = this.#pending.get(event.data.id);
         this.#pending.delete(event.data.id);
-        pending?.resolve(event.data.results);
+        pending?.resolve(event.data);
       };
       worker.onerror = (event) => {
         event.preventDefault();
@@ -111,15 +120,38 @@ export class Peeler {
   async peel(packets: Uint8Array[]): Promise<PeelResult[]> {
     if (packets.length === 0) return [];
     const chunk = Math.ceil(packets.length / this.#workers.length);
-    const parts: Promise<PeelResult[]>[] = [];
+    const parts: Promise<PeelReply>[] = [];
     for (let w = 0; w * chunk < packets.length; w++) {
       const slice = packets.slice(w * chunk, (w + 1) * chunk).map(ownBuffer);
-      const id = this.#nextId++;
-      parts.push(new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject })));
-      const job: PeelJob = { type: "job", id, packets: slice };
-      this.#workers[w].postMessage(job, slice.map((p) => p.buffer as ArrayBuffer));
+      const job: PeelJob = { type: "job", id: this.#nextId++, packets: slice };
+      parts.push(this.#post(w, job, slice.map((p) => p.buffer as ArrayBuffer)));
     }
-    return (await Promise.all(parts)).flat();
+    return (await Promise.all(parts)).flatMap((reply) => reply.results);
+  }
+
+  /** Builds `count` cover packets for `route` on the workers, in parallel. */
+  async cover(count: number, route: readonly RouteNode[]): Promise<Uint8Array[]> {
+    if (count <= 0) return [];
+    const share = Math.ceil(count / this.#workers.length);
+    const parts: Promise<PeelReply>[] = [];
+    for (let w = 0, left = count; left > 0; w++, left -= share) {
+      const job: CoverJob = {
+        type: "cover",
+        id: this.#nextId++,
+        count: Math.min(share, left),
+        route,
+      };
+      parts.push(this.#post(w, job, []));
+    }
+    return (await Promise.all(parts)).flatMap((reply) => reply.packets ?? []);
+  }
+
+  #post(worker: number, job: PeelJob | CoverJob, transfer: ArrayBuffer[]): Promise<PeelReply> {
+    const reply = new Promise<PeelReply>((resolve, reject) =>
+      this.#pending.set(job.id, { resolve, reject })
+    );
+    this.#workers[worker].postMessage(job, transfer);
+    return reply;
   }
 
   /**

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { HopKind, replayTag } from "../onion/mod.ts";
+import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import type { Peeler } from "./peeler.ts";
 import { shuffle } from "./shuffle.ts";
@@ -66,8 +66,8 @@ export interface ProcessorOptions {
 export interface CoverTraffic {
   /** Fewest packets to forward per round. */
   readonly minBatch: number;
-  /** Builds one cover packet: layered for the remaining mixes, addressed to the sink. */
-  readonly build: () => Promise<Uint8Array>;
+  /** The remaining mixes, which cover packets are layered for (addressed to the sink). */
+  readonly route: () => Promise<readonly RouteNode[]>;
 }
 
 /** Processes closed rounds one after another, in the order they were closed. */
@@ -170,7 +170,11 @@ export class RoundProcessor {
     let coverAdded = 0;
     const topUp = this.#options.cover;
     if (topUp && this.#options.nextMixAddress !== undefined) {
-      for (; outgoing.length < topUp.minBatch; coverAdded++) outgoing.push(await topUp.build());
+      const missing = topUp.minBatch - outgoing.length;
+      if (missing > 0) {
+        outgoing.push(...await peeler.cover(missing, await topUp.route()));
+        coverAdded = missing;
+      }
       if (coverAdded) metrics.count("cover.added", coverAdded);
     }
     shuffle(outgoing);

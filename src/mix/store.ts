@@ -15,6 +15,11 @@ CREATE TABLE IF NOT EXISTS inbox (
   round INTEGER NOT NULL, slot TEXT NOT NULL, packet BLOB NOT NULL, arrived_ms REAL NOT NULL,
   PRIMARY KEY (round, slot));
 CREATE TABLE IF NOT EXISTS received_rounds (round INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS staging (
+  round INTEGER NOT NULL, chunk INTEGER NOT NULL, idx INTEGER NOT NULL, packet BLOB NOT NULL,
+  PRIMARY KEY (round, chunk, idx));
+CREATE TABLE IF NOT EXISTS staged_chunks (
+  round INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (round, chunk));
 CREATE TABLE IF NOT EXISTS tags (tag TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
   round INTEGER NOT NULL, idx INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (round, idx));
@@ -108,20 +113,39 @@ export class MixStore {
   }
 
   /**
-   * Stores a whole batch from the previous mix unless that round was already received;
-   * returns false for a repeated batch.
+   * Stores one chunk of a round's batch from the previous mix; once all `chunks` are in, moves
+   * the round to the inbox in the same transaction. Returns `"stored"` when the round became
+   * complete, `"partial"` while chunks are missing, and `"duplicate"` for a round already
+   * received or a chunk already staged.
    */
-  receiveBatch(round: number, packets: readonly Uint8Array[], arrivedMs: number): boolean {
+  receiveChunk(
+    round: number,
+    chunk: number,
+    chunks: number,
+    packets: readonly Uint8Array[],
+    arrivedMs: number,
+  ): "stored" | "partial" | "duplicate" {
     return transaction(this.#db, () => {
-      const fresh = this.#sql("INSERT OR IGNORE INTO received_rounds (round) VALUES (?)").run(
-        round,
+      if (this.#sql("SELECT 1 FROM received_rounds WHERE round = ?").get(round)) return "duplicate";
+      const fresh = this.#sql("INSERT OR IGNORE INTO staged_chunks (round, chunk) VALUES (?, ?)")
+        .run(round, chunk);
+      if (fresh.changes === 0) return "duplicate";
+      const stage = this.#sql(
+        "INSERT INTO staging (round, chunk, idx, packet) VALUES (?, ?, ?, ?)",
       );
-      if (fresh.changes === 0) return false;
-      const insert = this.#sql(
-        "INSERT INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
+      packets.forEach((packet, i) => stage.run(round, chunk, i, packet));
+      const staged = Number(
+        this.#sql("SELECT COUNT(*) AS n FROM staged_chunks WHERE round = ?").get(round)!.n,
       );
-      packets.forEach((packet, i) => insert.run(round, String(i), packet, arrivedMs));
-      return true;
+      if (staged < chunks) return "partial";
+      this.#sql(
+        `INSERT INTO inbox (round, slot, packet, arrived_ms)
+         SELECT round, chunk || '.' || idx, packet, ? FROM staging WHERE round = ?`,
+      ).run(arrivedMs, round);
+      this.#sql("DELETE FROM staging WHERE round = ?").run(round);
+      this.#sql("DELETE FROM staged_chunks WHERE round = ?").run(round);
+      this.#sql("INSERT INTO received_rounds (round) VALUES (?)").run(round);
+      return "stored";
     });
   }
 

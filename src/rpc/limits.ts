@@ -6,6 +6,30 @@
 import type { Config } from "../config/mod.ts";
 import { packetSize } from "../onion/mod.ts";
 
+/**
+ * Largest share of a round one `ForwardBatch` call carries. A round travels as chunks of about
+ * this size, so encoding never blocks a mix's event loop on one giant message (grpc-js on Deno
+ * moves 1 MB in ~12 ms but 16 MB in ~0.55 s).
+ */
+export const BATCH_CHUNK_BYTES = 1024 * 1024;
+
+/** Splits a round's packets into chunks of at most {@link BATCH_CHUNK_BYTES} (at least one). */
+export function chunkBatch(packets: readonly Uint8Array[]): Uint8Array[][] {
+  const chunks: Uint8Array[][] = [[]];
+  let bytes = 0;
+  for (const packet of packets) {
+    const current = chunks[chunks.length - 1];
+    if (current.length > 0 && bytes + packet.length > BATCH_CHUNK_BYTES) {
+      chunks.push([packet]);
+      bytes = packet.length;
+    } else {
+      current.push(packet);
+      bytes += packet.length;
+    }
+  }
+  return chunks;
+}
+
 /** Bytes of protobuf framing allowed per packet in a batch, and for the rest of a message. */
 const PER_PACKET_SLACK = 16;
 const MESSAGE_SLACK = 64 * 1024;

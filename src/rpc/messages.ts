@@ -57,6 +57,9 @@ export interface ForwardBatchRequest {
   packets: Uint8Array[];
   mix_id: string;
   mac: Uint8Array;
+  /** Index of this chunk of the round, and how many there are (0 means 1). */
+  chunk?: number;
+  chunks?: number;
 }
 /** Answer to {@link ForwardBatchRequest}. */
 export interface ForwardBatchResponse {

@@ -54,11 +54,11 @@ export async function runPoint(clients: number, size: number): Promise<PointResu
       recipient_addr: c2.address,
     });
     let arrived: number | undefined;
-    const deadline = started + 120_000;
+    const deadline = started + 60_000;
     while (arrived === undefined) {
       const { messages } = await receiver.pollMessages();
       if (messages.some((m) => m.length === size)) arrived = performance.now();
-      else if (performance.now() > deadline) throw new Error(`message of ${size} B never arrived`);
+      else if (performance.now() > deadline) throw new Error(`the message of ${size} B did not arrive within 60 s`);
       else await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const round = await sentRound(net.metricsFile(c1.id), prepared.round);

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { createTestNetwork } from "../_testkit/network.ts";
+import { waitUntil } from "../_testkit/ports.ts";
+import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
+import { BATCH_CHUNK_BYTES, chunkBatch } from "../../src/rpc/mod.ts";
+import { peelLayer } from "../../src/onion/mod.ts";
+
+Deno.test("chunkBatch keeps every chunk under the bound and the packets in order", () => {
+  const packets = Array.from({ length: 7 }, (_, i) => new Uint8Array(400 * 1024).fill(i));
+  const chunks = chunkBatch(packets);
+  assert.deepEqual(chunks.map((c) => c.length), [2, 2, 2, 1]);
+  assert.deepEqual(chunks.flat(), packets);
+  assert.ok(chunks.every((c) => c.reduce((n, p) => n + p.length, 0) <= BATCH_CHUNK_BYTES));
+  assert.deepEqual(chunkBatch([]), [[]]);
+  assert.equal(chunkBatch([new Uint8Array(3 * BATCH_CHUNK_BYTES)]).length, 1);
+});
+
+Deno.test("a round larger than a chunk crosses the cascade in chunks, each stored once", async () => {
+  const payloadSize = 700 * 1024;
+  const net = await createTestNetwork({
+    clients: 3,
+    payloadSize,
+    roundDuration: 0.5,
+    roundTimeout: 0.5,
+  });
+  try {
+    await net.startAllMixes();
+    const start = await net.start();
+    const round = Math.floor((Date.now() - start.epoch_ms) / 500) + 1;
+    const big = "z".repeat(payloadSize);
+    await net.send("client_1", round, net.onion("client_2", big));
+    await net.send("client_2", round, net.onion("client_3", "small"));
+    await net.send("client_3", round, net.onion("client_1", "tiny"));
+    let got: string[] = [];
+    await waitUntil(
+      async () => {
+        got = got.concat(net.open("client_2", await net.poll("client_2")));
+        return got.length > 0;
+      },
+      20_000,
+      "the big message",
+    );
+    assert.equal(got[0], big);
+
+    // Directly: chunk 0 of 2 is partial, again a duplicate; chunk 1 completes the round.
+    const asMix1 = new PeerMac(net.box, net.keys.get("mix_1")!);
+    const mix2Key = net.keys.get("mix_2")!.publicKey;
+    const layer = (to: string) =>
+      peelLayer(net.box, net.onion(to, "c"), net.keys.get("mix_1")!, { payloadSize, layers: 3 })
+        .inner.slice();
+    const send = (chunk: number, packets: Uint8Array[]) => {
+      const request = {
+        round: 10_000,
+        packets,
+        mix_id: "mix_1",
+        mac: new Uint8Array(),
+        chunk,
+        chunks: 2,
+      };
+      request.mac = asMix1.sign(mix2Key, ...batchProof(request));
+      return net.stub("mix_2").forwardBatch(request);
+    };
+    const first = [layer("client_1")];
+    assert.equal((await send(0, first)).status, "partial");
+    assert.equal((await send(0, first)).status, "duplicate");
+    assert.equal((await send(1, [layer("client_3")])).status, "stored");
+    assert.equal((await send(1, [layer("client_3")])).status, "duplicate");
+    const outOfRange = await send(2, []).catch((e) => e);
+    assert.match(outOfRange.details, /chunk 2 of 2 is not a valid chunk/);
+    await waitUntil(
+      () =>
+        net.mixes.get("mix_2")!.metrics.recent.some((r) =>
+          r.event === "round" && r.round === 10_000 && r.batch_in === 2
+        ),
+      10_000,
+      "the chunked round processed whole",
+    );
+  } finally {
+    await net.close();
+  }
+});
