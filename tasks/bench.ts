@@ -5,6 +5,7 @@
  *
  *   deno task bench [--quick] [--repeat 3] [--name NAME] [--clients 2,5] [--sizes 10,1000]
  *   deno task bench --scale [--clients 100,1000,10000]
+ *   deno task bench --load [--clients 200] [--round 0.5] [--minutes 2]
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import { type PointResult, runPoint } from "./_bench/point.ts";
 import { renderPlot, type SummaryRow } from "./_bench/plots.ts";
 import { runScale, type ScaleResult } from "./_bench/scale.ts";
+import { runLoad } from "./_bench/load.ts";
 
 const FULL = {
   clients: [2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -28,6 +30,9 @@ async function main(): Promise<void> {
     options: {
       quick: { type: "boolean" },
       scale: { type: "boolean" },
+      load: { type: "boolean" },
+      round: { type: "string" },
+      minutes: { type: "string" },
       repeat: { type: "string" },
       name: { type: "string" },
       clients: { type: "string" },
@@ -41,7 +46,19 @@ async function main(): Promise<void> {
   const out = values.out ?? OUT;
   await Deno.mkdir(out, { recursive: true });
 
-  if (values.scale) {
+  if (values.load) {
+    const name = values.name ?? "load";
+    const result = await runLoad(
+      list(values.clients, [200])[0],
+      Number(values.round ?? 0.5),
+      Number(values.minutes ?? 2),
+      (line) => console.error(`[load] ${line}`),
+    );
+    console.log(JSON.stringify(result));
+    const csv = join(out, `${date}-${name}.csv`);
+    await Deno.writeTextFile(csv, toCsv([result]));
+    console.log(`wrote ${csv}`);
+  } else if (values.scale) {
     const name = values.name ?? "scale";
     const rows: ScaleResult[] = [];
     for (const n of list(values.clients, SCALE)) {

@@ -80,7 +80,14 @@ export function parseConfig(text: string, path: string): Config {
       `${path}${line ? `:${line}` : ""}: not valid YAML: ${first.message.split("\n")[0]}`,
     );
   }
-  const result = configSchema.safeParse(document.toJS(), { reportInput: true });
+  let data: unknown;
+  try {
+    data = document.toJS();
+  } catch (cause) {
+    // The YAML library finds some faults (an alias to no anchor) only when it builds values.
+    throw new ConfigError(`${path}: not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  const result = configSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => describeIssue(path, issue)).join("\n"),

@@ -109,6 +109,7 @@ Deno.test("wrong types, bad YAML and a missing file are refused clearly", async 
     /round_duration: expected number, got string "fast"/,
   );
   refuse("messages_per_round: [\n", /^config\/config\.yaml(:\d+)?: not valid YAML/);
+  refuse("*-", /^config\/config\.yaml: not valid YAML: Unresolved alias/);
   refuse("- a\n- b\n", /\(document\): expected object, got a list/);
   refuse(BASE + "crypto_backend: rot13\n", /crypto_backend: .*"libsodium"/);
   await assert.rejects(

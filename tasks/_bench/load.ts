@@ -1,0 +1,132 @@
+/**
+ * Load mode: many simulated clients (one load-generator process holding every identity) send
+ * one 1 KiB packet each per round, for minutes, through real mix processes. Reports rounds the
+ * network missed or shrank, and each mix's RSS at the start and the end.
+ *
+ * @module
+ */
+import { createSealedBox, forwardProof, PeerMac, registerProof } from "../../src/crypto/mod.ts";
+import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
+import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { readMetrics, startTempNetwork } from "./temp_network.ts";
+
+/** Figures of one load run. */
+export interface LoadResult {
+  readonly num_clients: number;
+  readonly round_s: number;
+  readonly rounds: number;
+  /** Rounds whose batch at the first mix held fewer packets than clients. */
+  readonly short_rounds: number;
+  /** Packets refused or failed at the first mix. */
+  readonly send_errors: number;
+  /** Median and worst round latency, first mix in to last mix stored. */
+  readonly median_latency_s: number;
+  readonly max_latency_s: number;
+  readonly rss_start_mb: string;
+  readonly rss_end_mb: string;
+}
+
+/** Runs `clients` simulated clients at `roundS` per round for `minutes`. */
+export async function runLoad(
+  clients: number,
+  roundS: number,
+  minutes: number,
+  log: (line: string) => void,
+): Promise<LoadResult> {
+  const net = await startTempNetwork({
+    clients,
+    payloadSize: 1024,
+    roundDuration: roundS,
+    roundTimeout: roundS / 2,
+    startClients: false,
+  });
+  const box = await createSealedBox();
+  const first = new MixServerStub(net.config.mixServers[0].address, {
+    maxMessageBytes: maxMessageBytes(net.config),
+    timeoutMs: 10_000,
+  });
+  try {
+    const firstKey = net.keys.get("mix_1")!.publicKey;
+    const macs = net.config.clients.map((c) => new PeerMac(box, net.keys.get(c.id)!));
+    await Promise.all(net.config.clients.map((c, i) => {
+      const request = { client_id: c.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
+      request.mac = macs[i].sign(firstKey, ...registerProof(request));
+      return first.register(request);
+    }));
+    const start = await first.waitForStart({ client_id: "client_1" });
+    const route = net.config.mixServers.map((m) => ({
+      address: m.address,
+      publicKey: net.keys.get(m.id)!.publicKey,
+    }));
+    const durationMs = start.round_duration_s * 1000;
+    const firstRound = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
+    const rounds = Math.round((minutes * 60) / roundS);
+    const rssStart = await Promise.all(net.mixes.map((m) => rssMb(m.pid)));
+    let sendErrors = 0;
+    for (let round = firstRound; round < firstRound + rounds; round++) {
+      const packets = net.config.clients.map((c) =>
+        buildOnion(box, {
+          message: new TextEncoder().encode(`load ${round}`),
+          kind: PayloadKind.message,
+          recipient: { address: c.address, publicKey: net.keys.get(c.id)!.publicKey },
+          route,
+          payloadSize: 1024,
+        })
+      );
+      const sendAt = start.epoch_ms + (round + 1) * durationMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, sendAt - Date.now())));
+      const results = await Promise.allSettled(net.config.clients.map((c, i) => {
+        const request = { payload: packets[i], round, client_id: c.id, mac: new Uint8Array() };
+        request.mac = macs[i].sign(firstKey, ...forwardProof(request));
+        return first.forwardMessage(request);
+      }));
+      sendErrors += results.filter((r) => r.status === "rejected").length;
+      if ((round - firstRound) % Math.round(10 / roundS) === 0) {
+        log(`round ${round - firstRound + 1}/${rounds}, send errors so far ${sendErrors}`);
+      }
+    }
+    const lastRound = firstRound + rounds - 1;
+    await waitForRound(net.metricsFile("mix_3"), lastRound);
+    const rssEnd = await Promise.all(net.mixes.map((m) => rssMb(m.pid)));
+    const m1 = (await readMetrics(net.metricsFile("mix_1")))
+      .filter((r) =>
+        r.event === "round" && Number(r.round) >= firstRound && Number(r.round) <= lastRound
+      );
+    const m3 = new Map(
+      (await readMetrics(net.metricsFile("mix_3")))
+        .filter((r) => r.event === "round")
+        .map((r) => [Number(r.round), Number(r.committed_ms)]),
+    );
+    const latencies = m1
+      .map((r) => (m3.get(Number(r.round))! - Number(r.first_arrival_ms)) / 1000)
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
+    return {
+      num_clients: clients,
+      round_s: roundS,
+      rounds,
+      short_rounds: rounds - m1.filter((r) => Number(r.batch_in) === clients).length,
+      send_errors: sendErrors,
+      median_latency_s: latencies[Math.floor(latencies.length / 2)],
+      max_latency_s: latencies[latencies.length - 1],
+      rss_start_mb: rssStart.join("/"),
+      rss_end_mb: rssEnd.join("/"),
+    };
+  } finally {
+    first.close();
+    await net.stop();
+  }
+}
+
+async function waitForRound(file: string, round: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!(await readMetrics(file)).some((r) => r.event === "round" && r.round === round)) {
+    if (Date.now() > deadline) throw new Error(`round ${round} never reached the last mix`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024);
+}
