@@ -24,6 +24,8 @@ export interface RoundRecord {
   /** Wall-clock ms the first and last packet of the round arrived. */
   readonly first_arrival_ms?: number;
   readonly last_arrival_ms?: number;
+  /** Wall-clock ms processing of the round began (it was closed and reached the front). */
+  readonly started_ms?: number;
   /** Wall-clock ms the round was committed (stored in mailboxes at the last mix). */
   readonly committed_ms?: number;
   /** Packets in and out (forwarded or stored). */
@@ -42,6 +44,8 @@ export interface RoundRecord {
   readonly attempts?: number;
   /** Rounds waiting to be processed when this one finished. */
   readonly queue_depth?: number;
+  /** Resident memory of the mix process when the round was committed, MiB. */
+  readonly rss_mb?: number;
 }
 
 /** Options of {@link RoundProcessor}. */
@@ -127,6 +131,7 @@ export class RoundProcessor {
 
   async #process(round: number): Promise<void> {
     const { store, peeler, logger, metrics } = this.#options;
+    const startedMs = nowMs();
     const { packets, firstMs, lastMs } = store.inbox(round);
     const dropped: Record<string, number> = {};
     const drop = (reason: string) => (dropped[reason] = (dropped[reason] ?? 0) + 1);
@@ -191,6 +196,7 @@ export class RoundProcessor {
       round,
       first_arrival_ms: firstMs,
       last_arrival_ms: lastMs,
+      started_ms: startedMs,
       committed_ms: committedMs,
       batch_in: packets.length,
       batch_out: out,
@@ -199,6 +205,7 @@ export class RoundProcessor {
       cover_added: coverAdded,
       peel_ms: round3(peelMs),
       queue_depth: this.#queue.length - 1,
+      rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),
     });
     const isLast = this.#options.nextMixAddress === undefined;
     logger.info(isLast ? "round stored" : "round processed", {

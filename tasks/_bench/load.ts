@@ -61,7 +61,6 @@ export async function runLoad(
     const durationMs = start.round_duration_s * 1000;
     const firstRound = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
     const rounds = Math.round((minutes * 60) / roundS);
-    const rssStart = await Promise.all(net.mixes.map((m) => rssMb(m.pid)));
     let sendErrors = 0;
     for (let round = firstRound; round < firstRound + rounds; round++) {
       const packets = net.config.clients.map((c) =>
@@ -87,7 +86,9 @@ export async function runLoad(
     }
     const lastRound = firstRound + rounds - 1;
     await waitForRound(net.metricsFile("mix_3"), lastRound);
-    const rssEnd = await Promise.all(net.mixes.map((m) => rssMb(m.pid)));
+    const rss = await Promise.all(
+      net.mixes.map((m) => rssRange(net.metricsFile(m.id), firstRound)),
+    );
     const m1 = (await readMetrics(net.metricsFile("mix_1")))
       .filter((r) =>
         r.event === "round" && Number(r.round) >= firstRound && Number(r.round) <= lastRound
@@ -109,8 +110,8 @@ export async function runLoad(
       send_errors: sendErrors,
       median_latency_s: latencies[Math.floor(latencies.length / 2)],
       max_latency_s: latencies[latencies.length - 1],
-      rss_start_mb: rssStart.join("/"),
-      rss_end_mb: rssEnd.join("/"),
+      rss_start_mb: rss.map((r) => r[0]).join("/"),
+      rss_end_mb: rss.map((r) => r[1]).join("/"),
     };
   } finally {
     first.close();
@@ -126,7 +127,9 @@ async function waitForRound(file: string, round: number): Promise<void> {
   }
 }
 
-async function rssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024);
+/** The resident memory a mix reported at the first round of the run and at the last, MiB. */
+async function rssRange(metricsFile: string, firstRound: number): Promise<[number, number]> {
+  const rounds = (await readMetrics(metricsFile))
+    .filter((r) => r.event === "round" && Number(r.round) >= firstRound);
+  return [Number(rounds[0]?.rss_mb ?? NaN), Number(rounds[rounds.length - 1]?.rss_mb ?? NaN)];
 }

@@ -58,8 +58,9 @@ export async function runPoint(clients: number, size: number): Promise<PointResu
     while (arrived === undefined) {
       const { messages } = await receiver.pollMessages();
       if (messages.some((m) => m.length === size)) arrived = performance.now();
-      else if (performance.now() > deadline) throw new Error(`the message of ${size} B did not arrive within 60 s`);
-      else await new Promise((r) => setTimeout(r, POLL_MS));
+      else if (performance.now() > deadline) {
+        throw new Error(`the message of ${size} B did not arrive within 60 s`);
+      } else await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const round = await sentRound(net.metricsFile(c1.id), prepared.round);
     const first = (await readMetrics(net.metricsFile("mix_1")))

@@ -14,7 +14,10 @@ import { readMetrics, startTempNetwork } from "./temp_network.ts";
 /** Figures of one scale run. */
 export interface ScaleResult {
   readonly num_clients: number;
+  /** From the first mix starting to process the round to the last mix storing it. */
   readonly round_latency_s: number;
+  /** From the first to the last packet of the round arriving at the first mix. */
+  readonly intake_s: number;
   readonly mix_1_pps: number;
   readonly mix_2_pps: number;
   readonly mix_3_pps: number;
@@ -85,12 +88,13 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
     const m2 = (await readMetrics(net.metricsFile("mix_2"))).find((r) =>
       r.event === "round" && r.round === round
     )!;
-    const rss = await Promise.all(net.mixes.map((m) => peakRssMb(m.pid)));
+    const rss = await Promise.all(net.mixes.map((m) => peakRssMb(net.metricsFile(m.id))));
     const pps = (r: Record<string, unknown>) =>
       Math.round(Number(r.batch_in) / (Number(r.peel_ms) / 1000));
     return {
       num_clients: clients,
-      round_latency_s: (Number(records.committed_ms) - Number(m1.first_arrival_ms)) / 1000,
+      round_latency_s: (Number(records.committed_ms) - Number(m1.started_ms)) / 1000,
+      intake_s: (Number(m1.last_arrival_ms) - Number(m1.first_arrival_ms)) / 1000,
       mix_1_pps: pps(m1),
       mix_2_pps: pps(m2),
       mix_3_pps: pps(records),
@@ -115,10 +119,9 @@ async function waitForRound(file: string, round: number, timeoutMs: number) {
   }
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return Math.round(kb / 1024);
+/** The largest resident memory a mix reported in its round records, MiB. */
+async function peakRssMb(metricsFile: string): Promise<number> {
+  return Math.max(...(await readMetrics(metricsFile)).map((r) => Number(r.rss_mb ?? 0)));
 }
 
 async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>) {
