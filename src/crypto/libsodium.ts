@@ -4,9 +4,8 @@
  * @module
  */
 import sodium from "libsodium-wrappers";
-import { CryptoError } from "../errors.ts";
-import { KEY_BYTES, type KeyPair, NONCE_BYTES, SEAL_OVERHEAD, type SealedBox } from "./box.ts";
-import { checkKey } from "./_check.ts";
+import { KEY_BYTES, type KeyPair, NONCE_BYTES, type SealedBox } from "./box.ts";
+import { checkKey, checkSealedLength, openFailed } from "./_check.ts";
 
 /** Loads libsodium's WebAssembly module and returns its sealed box. */
 export async function createLibsodiumBox(): Promise<SealedBox> {
@@ -38,19 +37,11 @@ const libsodiumBox: SealedBox = {
     return out;
   },
   open(sealed, recipient) {
-    if (sealed.length < SEAL_OVERHEAD) {
-      throw new CryptoError(
-        `Cannot open sealed box: ${sealed.length} bytes is shorter than its ${SEAL_OVERHEAD}-byte overhead`,
-        { status: "invalid-argument" },
-      );
-    }
+    checkSealedLength(sealed);
     try {
       return sodium.crypto_box_seal_open(sealed, recipient.publicKey, recipient.secretKey);
     } catch (cause) {
-      throw new CryptoError(
-        "Cannot open sealed box: authentication failed (tampered, truncated or sealed to another key)",
-        { status: "invalid-argument", cause },
-      );
+      throw openFailed(cause);
     }
   },
   sharedKey(secretKey, peerPublicKey) {

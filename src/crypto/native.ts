@@ -15,9 +15,8 @@ import {
 } from "node:crypto";
 import sodium from "libsodium-wrappers";
 import nacl from "tweetnacl";
-import { CryptoError } from "../errors.ts";
-import { KEY_BYTES, type KeyPair, NONCE_BYTES, SEAL_OVERHEAD, type SealedBox } from "./box.ts";
-import { checkKey } from "./_check.ts";
+import { KEY_BYTES, type KeyPair, NONCE_BYTES, type SealedBox } from "./box.ts";
+import { checkKey, checkSealedLength, openFailed } from "./_check.ts";
 
 /** Loads libsodium and returns the sealed box with native X25519. */
 export async function createNativeBox(): Promise<SealedBox> {
@@ -105,22 +104,14 @@ const nativeBox: SealedBox = {
     return out;
   },
   open(sealed, recipient) {
-    if (sealed.length < SEAL_OVERHEAD) {
-      throw new CryptoError(
-        `Cannot open sealed box: ${sealed.length} bytes is shorter than its ${SEAL_OVERHEAD}-byte overhead`,
-        { status: "invalid-argument" },
-      );
-    }
+    checkSealedLength(sealed);
     const ephemeralPublicKey = sealed.subarray(0, KEY_BYTES);
     try {
       const key = boxKey(recipient.secretKey, ephemeralPublicKey);
       const nonce = sealNonce(ephemeralPublicKey, recipient.publicKey);
       return sodium.crypto_box_open_easy_afternm(sealed.subarray(KEY_BYTES), nonce, key);
     } catch (cause) {
-      throw new CryptoError(
-        "Cannot open sealed box: authentication failed (tampered, truncated or sealed to another key)",
-        { status: "invalid-argument", cause },
-      );
+      throw openFailed(cause);
     }
   },
   sharedKey(secretKey, peerPublicKey) {

@@ -5,9 +5,8 @@
  */
 import { blake2b } from "@noble/hashes/blake2";
 import nacl from "tweetnacl";
-import { CryptoError } from "../errors.ts";
-import { KEY_BYTES, type KeyPair, NONCE_BYTES, SEAL_OVERHEAD, type SealedBox } from "./box.ts";
-import { checkKey } from "./_check.ts";
+import { KEY_BYTES, type KeyPair, NONCE_BYTES, type SealedBox } from "./box.ts";
+import { checkKey, checkSealedLength, openFailed } from "./_check.ts";
 
 /** Returns the pure-JavaScript sealed box. */
 export function createTweetnaclBox(): Promise<SealedBox> {
@@ -36,12 +35,7 @@ const tweetnaclBox: SealedBox = {
     return out;
   },
   open(sealed, recipient) {
-    if (sealed.length < SEAL_OVERHEAD) {
-      throw new CryptoError(
-        `Cannot open sealed box: ${sealed.length} bytes is shorter than its ${SEAL_OVERHEAD}-byte overhead`,
-        { status: "invalid-argument" },
-      );
-    }
+    checkSealedLength(sealed);
     const ephemeralPublicKey = sealed.subarray(0, KEY_BYTES);
     const nonce = sealNonce(ephemeralPublicKey, recipient.publicKey);
     const message = nacl.box.open(
@@ -51,10 +45,7 @@ const tweetnaclBox: SealedBox = {
       recipient.secretKey,
     );
     if (message === null) {
-      throw new CryptoError(
-        "Cannot open sealed box: authentication failed (tampered, truncated or sealed to another key)",
-        { status: "invalid-argument" },
-      );
+      throw openFailed();
     }
     return message;
   },

@@ -10,6 +10,7 @@ import { MixnetError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ForwardBatchRequest, ForwardBatchResponse } from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
+import { verifyPeer } from "./_verify.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { MixStore } from "./store.ts";
 
@@ -58,7 +59,9 @@ export class BatchIntake {
         { status: "permission-denied" },
       );
     }
-    if (!await this.#verify(request)) {
+    if (
+      !await verifyPeer(this.#o.mac, this.#o.keys, previousId, request.mac, batchProof(request))
+    ) {
       this.#o.metrics.count("batch.denied");
       throw new MixnetError(`ForwardBatch from ${previousId} refused: its MAC does not verify`, {
         status: "permission-denied",
@@ -87,16 +90,5 @@ export class BatchIntake {
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
     if (status === "stored") this.#o.onReceived(request.round);
     return { status };
-  }
-
-  async #verify(request: ForwardBatchRequest): Promise<boolean> {
-    const proof = batchProof(request);
-    const { keys, mac, previousId } = this.#o;
-    try {
-      if (mac.verify(await keys.get(previousId), request.mac, ...proof)) return true;
-      return mac.verify(await keys.get(previousId, { fresh: true }), request.mac, ...proof);
-    } catch {
-      return false;
-    }
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ForwardMessageRequest } from "../rpc/mod.ts";
 import { nowMs, type RoundClock } from "../round_clock.ts";
+import { verifyPeer } from "./_verify.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { Registry } from "./registry.ts";
 import type { MixStore } from "./store.ts";
@@ -105,7 +106,7 @@ export class Collector {
         `Packet refused: ${JSON.stringify(id)} is not a registered client`,
       );
     }
-    if (!await this.#verify(id, request)) {
+    if (!await verifyPeer(this.#o.mac, this.#o.keys, id, request.mac, forwardProof(request))) {
       this.#refuse(
         "bad-mac",
         "permission-denied",
@@ -158,16 +159,6 @@ export class Collector {
   #refuse(reason: string, status: ErrorStatus, message: string): never {
     this.#o.metrics.count(`rejected.${reason}`);
     throw new MixnetError(message, { status });
-  }
-
-  async #verify(id: string, request: ForwardMessageRequest): Promise<boolean> {
-    const proof = forwardProof(request);
-    try {
-      if (this.#o.mac.verify(await this.#o.keys.get(id), request.mac, ...proof)) return true;
-      return this.#o.mac.verify(await this.#o.keys.get(id, { fresh: true }), request.mac, ...proof);
-    } catch {
-      return false;
-    }
   }
 
   /** The last round whose deadline has passed at `now`. */

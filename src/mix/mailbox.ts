@@ -9,6 +9,7 @@ import { type KeyDirectory, type PeerMac, pollProof } from "../crypto/mod.ts";
 import { MixnetError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PollMessagesRequest, PollMessagesResponse } from "../rpc/mod.ts";
+import { verifyPeer } from "./_verify.ts";
 import type { RoundRecord } from "./processor.ts";
 import { FRESHNESS_MS } from "./registry.ts";
 import type { MixStore } from "./store.ts";
@@ -63,7 +64,7 @@ export class Mailboxes {
         } s from this mix's clock`,
       );
     }
-    if (!await this.#verify(id, request)) {
+    if (!await verifyPeer(this.#o.mac, this.#o.keys, id, request.mac, pollProof(request))) {
       this.#deny("bad-mac", `PollMessages of ${id} refused: proof of its key does not verify`);
     }
     if (!this.#o.store.advancePollClock(id, Number(request.timestamp_ms))) {
@@ -87,15 +88,5 @@ export class Mailboxes {
   #deny(reason: string, message: string): never {
     this.#o.metrics.count(`poll.denied.${reason}`);
     throw new MixnetError(message, { status: "permission-denied" });
-  }
-
-  async #verify(id: string, request: PollMessagesRequest): Promise<boolean> {
-    const proof = pollProof(request);
-    try {
-      if (this.#o.mac.verify(await this.#o.keys.get(id), request.mac, ...proof)) return true;
-      return this.#o.mac.verify(await this.#o.keys.get(id, { fresh: true }), request.mac, ...proof);
-    } catch {
-      return false;
-    }
   }
 }

@@ -9,6 +9,7 @@ import { MixnetError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { RegisterRequest } from "../rpc/mod.ts";
 import { RoundClock } from "../round_clock.ts";
+import { verifyPeer } from "./_verify.ts";
 import type { MixStore } from "./store.ts";
 
 /** How far a registration timestamp may be from this mix's clock. */
@@ -83,7 +84,11 @@ export class Registry {
         { status: "permission-denied" },
       );
     }
-    if (!await this.#verify(id, request)) {
+    const check = (error: Error) =>
+      this.#o.logger.warn("cannot check a registration", { client: id, error: error.message });
+    if (
+      !await verifyPeer(this.#o.mac, this.#o.keys, id, request.mac, registerProof(request), check)
+    ) {
       throw new MixnetError(`Registration of ${id} refused: proof of its key does not verify`, {
         status: "permission-denied",
       });
@@ -126,21 +131,6 @@ export class Registry {
       });
     }
     return this.#clock;
-  }
-
-  async #verify(id: string, request: RegisterRequest): Promise<boolean> {
-    const proof = registerProof(request);
-    try {
-      if (this.#o.mac.verify(await this.#o.keys.get(id), request.mac, ...proof)) return true;
-      // The client may have a new key since it was cached (e.g. an ephemeral network).
-      return this.#o.mac.verify(await this.#o.keys.get(id, { fresh: true }), request.mac, ...proof);
-    } catch (error) {
-      this.#o.logger.warn("cannot check a registration", {
-        client: id,
-        error: (error as Error).message,
-      });
-      return false;
-    }
   }
 
   #start(): void {

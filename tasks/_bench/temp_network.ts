@@ -8,6 +8,7 @@ import { stringify } from "yaml";
 import { type Config, loadConfig } from "../../src/config/mod.ts";
 import { createSealedBox, ensureKeyPair, type KeyPair } from "../../src/crypto/mod.ts";
 import { NodeProcess } from "../_launcher.ts";
+import { freePorts } from "../_network_config.ts";
 
 /** Shape of a benchmark network. */
 export interface TempNetworkSpec {
@@ -30,17 +31,6 @@ export interface TempNetwork {
   metricsFile(id: string): string;
   /** Stops every process (SIGTERM) and removes the temp dir. */
   stop(): Promise<void>;
-}
-
-/** Loopback ports free right now. */
-export function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
 }
 
 /** Writes the config and keys of a network into a temp dir. */

@@ -1,13 +1,4 @@
-/** Free loopback ports, found at run time by binding port 0 and releasing it. */
-export function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
-}
+export { freePorts } from "../../tasks/_network_config.ts";
 
 /** Whether something listens on 127.0.0.1:`port`. */
 export async function isListening(port: number): Promise<boolean> {
