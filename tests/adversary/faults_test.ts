@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { createTestNetwork } from "../_testkit/network.ts";
+import { waitUntil } from "../_testkit/ports.ts";
+import { NodeProcess } from "../_testkit/process.ts";
+
+Deno.test("SIGKILL of each mix in turn under steady traffic: every message is delivered exactly once", async () => {
+  const net = await createTestNetwork({ clients: 3, roundDuration: 0.2, roundTimeout: 0.1 });
+  const mixes = new Map(
+    net.config.mixServers.map((m) => [m.id, new NodeProcess("mix.ts", m.id, net.configPath)]),
+  );
+  try {
+    for (const mix of mixes.values()) await mix.ready();
+    await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
+    const perClient = 60;
+    const expected = new Map<string, string[]>();
+    for (const [i, from] of net.config.clients.entries()) {
+      const to = net.config.clients[(i + 1) % net.config.clients.length];
+      for (let k = 0; k < perClient; k++) {
+        const text = `${from.id}#${k}`;
+        await net.client(from.id).prepareMessage({
+          message: text,
+          recipient_pubkey: net.keyFile(to.id),
+          recipient_addr: to.address,
+        });
+        expected.set(to.id, [...(expected.get(to.id) ?? []), text]);
+      }
+    }
+    // About 60 rounds of traffic; each mix dies once at a random moment and comes back.
+    for (const id of mixes.keys()) {
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
+      await mixes.get(id)!.kill("SIGKILL");
+      const restarted = new NodeProcess("mix.ts", id, net.configPath);
+      mixes.set(id, restarted);
+      await restarted.ready();
+    }
+    const sent = () =>
+      net.config.clients.every((c) =>
+        net.clients.get(c.id)!.metrics.counters["sent.message"] === perClient
+      );
+    await waitUntil(sent, 40_000, "every message acknowledged by mix_1", 100);
+    const received = new Map<string, string[]>();
+    await waitUntil(
+      async () => {
+        for (const c of net.config.clients) {
+          const got = (await net.client(c.id).pollMessages()).messages;
+          received.set(c.id, [...(received.get(c.id) ?? []), ...got]);
+        }
+        return [...expected].every(([id, texts]) =>
+          (received.get(id)?.length ?? 0) >= texts.length
+        );
+      },
+      30_000,
+      "every message delivered",
+      250,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const c of net.config.clients) {
+      received.set(c.id, [
+        ...received.get(c.id)!,
+        ...(await net.client(c.id).pollMessages()).messages,
+      ]);
+    }
+    for (const [id, texts] of expected) {
+      assert.deepEqual(
+        [...received.get(id)!].sort(),
+        [...texts].sort(),
+        `${id} received each message once`,
+      );
+    }
+    const retried = net.config.clients.map((c) =>
+      net.clients.get(c.id)!.metrics.counters["messages.retried"] ?? 0
+    );
+    console.log(
+      `sent ${3 * perClient}, delivered ${3 * perClient}, retried after a lost round: ${
+        retried.join("/")
+      }`,
+    );
+  } finally {
+    for (const c of net.config.clients) net.dropClientStub(c.id);
+    for (const c of net.config.clients) await net.stopClient(c.id);
+    for (const mix of mixes.values()) await mix.kill("SIGKILL");
+    await net.close();
+  }
+});
