@@ -34,6 +34,8 @@ export interface Config {
   readonly dummyPayload: string;
   /** Fewest packets a mix forwards per round; cover packets fill the rest. */
   readonly minBatch: number;
+  /** Most bytes of client packets the first mix queues in unprocessed rounds. */
+  readonly maxQueuedBytes: number;
   /** Bytes of message every packet carries (messages are padded to it). */
   readonly payloadSize: number;
   /** The cascade, in order: the first receives from clients, the last holds mailboxes. */
@@ -107,6 +109,7 @@ export function parseConfig(text: string, path: string): Config {
     roundDuration: raw.round_duration,
     roundTimeout: raw.round_timeout ?? raw.round_duration / 2,
     minBatch: raw.min_batch ?? raw.messages_per_round,
+    maxQueuedBytes: raw.max_queued_bytes,
     dummyPayload: raw.dummy_payload,
     payloadSize: raw.payload_size,
     mixServers: freezeNodes(raw.mix_servers),

@@ -49,6 +49,11 @@ export const configSchema = z.strictObject({
    * to a sink, so an observer never sees a shrunken batch. Default: messages_per_round.
    */
   min_batch: z.number().int().min(0).optional(),
+  /**
+   * Most bytes of client packets the first mix holds in rounds not yet processed; beyond it,
+   * packets are refused with RESOURCE_EXHAUSTED instead of queueing without limit.
+   */
+  max_queued_bytes: z.number().int().min(1).default(1024 * 1024 * 1024),
   /** Folder of secret keys, relative to the config file. */
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */

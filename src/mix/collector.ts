@@ -29,6 +29,8 @@ export interface CollectorOptions {
   readonly roundTimeoutMs: number;
   /** Called with each round as it closes, in order. */
   readonly onClosed: (round: number) => void;
+  /** Most bytes of packets held in rounds not yet processed (backpressure). */
+  readonly maxQueuedBytes: number;
   readonly metrics: Metrics<RoundRecord>;
   readonly logger: Logger;
 }
@@ -38,6 +40,9 @@ export class Collector {
   readonly #o: CollectorOptions;
   #lastClosed: number;
   readonly #senders = new Map<number, Set<string>>();
+  /** Bytes accepted per round not yet processed. */
+  readonly #queued = new Map<number, number>();
+  #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #clock: RoundClock | undefined;
   #stopped = false;
@@ -74,6 +79,12 @@ export class Collector {
     }
     if (lastDue > this.#lastClosed) this.#markClosed(lastDue);
     this.#schedule();
+  }
+
+  /** Releases the bytes of a round once it is processed (committed). */
+  processed(round: number): void {
+    this.#queuedBytes -= this.#queued.get(round) ?? 0;
+    this.#queued.delete(round);
   }
 
   /** Stops closing rounds; open rounds stay in the inbox for the next start. */
@@ -142,6 +153,13 @@ export class Collector {
         `Packet from ${id} refused: round ${round} is too far ahead (current round ${current})`,
       );
     }
+    if (this.#queuedBytes + request.payload.length > this.#o.maxQueuedBytes) {
+      this.#refuse(
+        "overloaded",
+        "resource-exhausted",
+        `Packet from ${id} refused: ${this.#queuedBytes} bytes are queued in unprocessed rounds (limit ${this.#o.maxQueuedBytes}); the first mix is overloaded, send again next round`,
+      );
+    }
     if (!store.addToInbox(round, id, request.payload, nowMs())) {
       this.#refuse(
         "duplicate",
@@ -152,6 +170,8 @@ export class Collector {
     let senders = this.#senders.get(round);
     if (!senders) this.#senders.set(round, senders = new Set());
     senders.add(id);
+    this.#queued.set(round, (this.#queued.get(round) ?? 0) + request.payload.length);
+    this.#queuedBytes += request.payload.length;
     this.#o.metrics.count("accepted");
     this.#closeDue();
   }

@@ -129,7 +129,10 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     metrics,
     logger,
     outputDir: options.outputDir,
-    onCommitted: () => forwarder?.wake(),
+    onCommitted: (round) => {
+      collector?.processed(round);
+      forwarder?.wake();
+    },
     cover: next && config.minBatch > 0
       ? {
         minBatch: config.minBatch,
@@ -166,6 +169,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       packetSize: packetSize(config.payloadSize, layers),
       roundTimeoutMs: config.roundTimeout * 1000,
       onClosed: (round) => processor.enqueue(round),
+      maxQueuedBytes: config.maxQueuedBytes,
       metrics,
       logger,
     });

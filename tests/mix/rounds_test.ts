@@ -3,6 +3,7 @@ import { createTestNetwork, type TestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { NodeProcess } from "../_testkit/process.ts";
 import { grpc, RpcError } from "../../src/rpc/mod.ts";
+import { packetSize } from "../../src/onion/mod.ts";
 
 function currentRound(start: { epoch_ms: number; round_duration_s: number }): number {
   return Math.max(0, Math.floor((Date.now() - start.epoch_ms) / (start.round_duration_s * 1000)));
@@ -213,6 +214,38 @@ Deno.test("registration accepts listed clients with proof only, idempotently", a
     assert.ok(a.ready && b.ready);
     assert.equal(a.epoch_ms, b.epoch_ms);
     assert.equal(a.round_duration_s, net.config.roundDuration);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("the first mix refuses packets beyond max_queued_bytes with RESOURCE_EXHAUSTED, then accepts again", async () => {
+  const payloadSize = 64;
+  const packet = packetSize(payloadSize, 3) * 1.5;
+  const net = await createTestNetwork({
+    clients: 2,
+    payloadSize,
+    roundDuration: 0.3,
+    roundTimeout: 0.1,
+    extra: { max_queued_bytes: Math.floor(packet) },
+  });
+  try {
+    await net.startAllMixes();
+    const start = await net.start();
+    const round = currentRound(start) + 1;
+    assert.equal((await net.send("client_1", round, net.onion("client_2", "fits"))).status, "ok");
+    const refused = await net.send("client_2", round, net.onion("client_1", "too much")).catch((
+      e,
+    ) => e);
+    assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(refused.details, /bytes are queued in unprocessed rounds \(limit \d+\)/);
+    assert.deepEqual(await receive(net, "client_2", 1), ["fits"]);
+    // Once the round is processed its bytes are released.
+    assert.equal(
+      (await net.send("client_2", currentRound(start) + 1, net.onion("client_1", "now"))).status,
+      "ok",
+    );
+    assert.deepEqual(await receive(net, "client_1", 1), ["now"]);
   } finally {
     await net.close();
   }
