@@ -1,0 +1,204 @@
+/**
+ * A man in the middle on loopback: a gRPC server that speaks the `MixServer` service where the
+ * config puts a mix, and relays every call to the real mix, which runs from a copy of the config
+ * that moves it to another port. Everyone else (clients, the previous mix, the onion layers) keeps
+ * using the configured address, so the proxy sees, and may record, delay, alter or drop, every
+ * call crossing that hop.
+ *
+ * Closing order matters on Deno 2.9.6: a client session that receives GOAWAY can crash the
+ * process (denoland/deno#36788), so whatever calls the proxy stops first, then the proxy (its
+ * own channel to the real mix first), then the real mix.
+ */
+import { parse, stringify } from "yaml";
+import { type Config, loadConfig } from "../../src/config/mod.ts";
+import { MixnetError } from "../../src/errors.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type MixNode, startMix } from "../../src/mix/mod.ts";
+import {
+  type ForwardBatchRequest,
+  type ForwardMessageRequest,
+  maxMessageBytes,
+  type MixServerHandlers,
+  MixServerStub,
+  type PollMessagesRequest,
+  type RegisterRequest,
+  RpcError,
+  type RpcServer,
+  startServer,
+  type WaitForStartRequest,
+} from "../../src/rpc/mod.ts";
+import type { TestNetwork } from "./network.ts";
+import { freePorts } from "./ports.ts";
+
+/** The requests of the `MixServer` methods, by method name. */
+export interface MixRequests {
+  ForwardMessage: ForwardMessageRequest;
+  PollMessages: PollMessagesRequest;
+  Register: RegisterRequest;
+  WaitForStart: WaitForStartRequest;
+  ForwardBatch: ForwardBatchRequest;
+}
+
+/** A `MixServer` method name. */
+export type MixMethod = keyof MixRequests;
+
+/**
+ * Decides what happens to one call: `relay` sends a request (the original or another) to the
+ * real mix and returns its answer; a hook may also answer or throw without relaying.
+ */
+export type ProxyHook = <M extends MixMethod>(
+  method: M,
+  request: MixRequests[M],
+  relay: (request: MixRequests[M]) => Promise<unknown>,
+) => Promise<unknown>;
+
+/** A running proxy. */
+export interface MixProxy {
+  /** Where the proxy listens (the configured address of the mix). */
+  readonly address: string;
+  /** Where the real mix listens. */
+  readonly target: string;
+  /** A stub to the real mix, bypassing the proxy. */
+  readonly direct: MixServerStub;
+  /** Replaces the hook (undefined: relay everything unchanged). */
+  hook: ProxyHook | undefined;
+  /** Closes the channel to the real mix, then the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a proxy on `address` relaying to `target`. Errors of the real mix reach the caller
+ * with their status and reason unchanged.
+ */
+export async function startMixProxy(
+  address: string,
+  target: string,
+  options: { maxMessageBytes: number; hook?: ProxyHook },
+): Promise<MixProxy> {
+  const direct = new MixServerStub(target, {
+    maxMessageBytes: options.maxMessageBytes,
+    name: `real mix at ${target}`,
+  });
+  const relayTo = (method: MixMethod) => (request: unknown): Promise<unknown> => {
+    const call = {
+      ForwardMessage: () => direct.forwardMessage(request as ForwardMessageRequest),
+      PollMessages: () => direct.pollMessages(request as PollMessagesRequest),
+      Register: () => direct.register(request as RegisterRequest),
+      WaitForStart: () =>
+        direct.waitForStart(request as WaitForStartRequest, { timeoutMs: 60_000 }),
+      ForwardBatch: () =>
+        direct.forwardBatch(request as ForwardBatchRequest, { timeoutMs: 60_000 }),
+    }[method];
+    return call().catch((error) => {
+      // The reason as the real mix gave it, not wrapped in this relay's own message.
+      if (error instanceof RpcError) {
+        throw new MixnetError(error.details, { status: error.status });
+      }
+      throw error;
+    });
+  };
+  const proxy: MixProxy = {
+    address,
+    target,
+    direct,
+    hook: options.hook,
+    async close() {
+      direct.close();
+      await server.close(0);
+    },
+  };
+  const handle = (method: MixMethod) => (request: unknown) => {
+    const relay = relayTo(method);
+    return proxy.hook ? proxy.hook(method, request as never, relay as never) : relay(request);
+  };
+  const handlers = Object.fromEntries(
+    (["ForwardMessage", "PollMessages", "Register", "WaitForStart", "ForwardBatch"] as const)
+      .map((method) => [method, handle(method)]),
+  ) as unknown as MixServerHandlers;
+  const server: RpcServer = await startServer(address, {
+    mix: handlers,
+    maxMessageBytes: options.maxMessageBytes,
+  });
+  return proxy;
+}
+
+/**
+ * Writes a copy of the network's config in which mix `id` listens on a fresh port (everything
+ * else unchanged: keys, data and the addresses its peers use), and loads it.
+ */
+export async function relocateMix(
+  net: TestNetwork,
+  id: string,
+): Promise<{ config: Config; path: string; address: string }> {
+  const [port] = freePorts(1);
+  const address = `127.0.0.1:${port}`;
+  const document = parse(await Deno.readTextFile(net.configPath));
+  const mix = document.mix_servers.find((m: { id: string }) => m.id === id);
+  mix.address = address;
+  const path = `${net.dir}/config-${id}-relocated.yaml`;
+  await Deno.writeTextFile(path, stringify(document));
+  return { config: await loadConfig(path), path, address };
+}
+
+/** A mix of the test network running behind a proxy at its configured address. */
+export interface ProxiedMix {
+  readonly id: string;
+  readonly proxy: MixProxy;
+  /** The real mix (in this process). */
+  readonly node: MixNode;
+}
+
+/**
+ * Starts mix `id` in this process on a relocated port, and a proxy at its configured address.
+ * The node is not added to `net.mixes`: stop it with {@link closeProxied}.
+ */
+export async function startProxiedMix(
+  net: TestNetwork,
+  id: string,
+  options: { hook?: ProxyHook; outputDir?: string } = {},
+): Promise<ProxiedMix> {
+  const { config, address } = await relocateMix(net, id);
+  const node = await startMix({
+    config,
+    id,
+    box: net.box,
+    keyPair: net.keys.get(id)!,
+    logger: silentLogger,
+    workers: 1,
+    outputDir: options.outputDir,
+  });
+  const configured = net.config.mixServers.find((m) => m.id === id)!.address;
+  const proxy = await startMixProxy(configured, address, {
+    maxMessageBytes: maxMessageBytes(net.config),
+    hook: options.hook,
+  });
+  return { id, proxy, node };
+}
+
+/**
+ * Stops a network in which some mixes run behind proxies, in an order in which no channel still
+ * in use receives a GOAWAY: clients and the test's own stubs first, then hop by hop in cascade
+ * order the proxy (if any) and the mix, then whatever `net` still holds.
+ */
+export async function closeProxied(
+  net: TestNetwork,
+  proxied: readonly ProxiedMix[],
+): Promise<void> {
+  for (const id of [...net.clients.keys()]) await net.stopClient(id);
+  for (const { id } of net.config.mixServers) {
+    const hop = proxied.find((p) => p.id === id);
+    if (!hop) continue;
+    // Closes the test's stub to the proxy (the node itself is not in net.mixes).
+    await net.stopMix(id);
+  }
+  for (const { id } of net.config.mixServers) {
+    const hop = proxied.find((p) => p.id === id);
+    if (hop) {
+      await hop.proxy.close();
+      await hop.node.stop();
+    } else {
+      await net.stopMix(id);
+    }
+  }
+  await net.close();
+}
