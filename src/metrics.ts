@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Logger } from "./log.ts";
+
 /** How many records stay in memory. */
 const RECENT = 4096;
 
@@ -14,11 +16,16 @@ export class Metrics<T extends object> {
   readonly #counters: Record<string, number> = {};
   readonly #file: string | undefined;
   readonly #node: string;
+  readonly #logger: Logger | undefined;
 
-  /** Creates metrics for node `node`, appending records to `file` when given. */
-  constructor(node: string, file?: string) {
+  /**
+   * Creates metrics for node `node`, appending records to `file` when given; a record that
+   * cannot be written is counted as `metrics.unwritten` and reported to `logger` once.
+   */
+  constructor(node: string, file?: string, logger?: Logger) {
     this.#node = node;
     this.#file = file;
+    this.#logger = logger;
   }
 
   /** Adds `n` to counter `name`. */
@@ -32,7 +39,17 @@ export class Metrics<T extends object> {
     if (this.#recent.length > RECENT) this.#recent.shift();
     if (this.#file) {
       const line = JSON.stringify({ node: this.#node, time_ms: Date.now(), ...entry });
-      Deno.writeTextFileSync(this.#file, line + "\n", { append: true });
+      try {
+        Deno.writeTextFileSync(this.#file, line + "\n", { append: true });
+      } catch (error) {
+        // Metrics never stop the node: a full disk costs records, not rounds.
+        if (!this.#counters["metrics.unwritten"]) {
+          this.#logger?.error(`cannot append to the metrics file ${this.#file}`, {
+            error: (error as Error).message,
+          });
+        }
+        this.count("metrics.unwritten");
+      }
     }
   }
 

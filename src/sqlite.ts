@@ -1,6 +1,8 @@
 /**
  * Opening a node's SQLite file (`node:sqlite`): WAL, so a kill -9 loses no committed
- * transaction, and a busy timeout.
+ * transaction, and a busy timeout. Every write goes through {@link transaction}, which turns a
+ * full disk or a read-only file into a {@link MixnetError} that names the file, so a peer is
+ * told why nothing was stored and nothing half-written is ever acknowledged.
  *
  * @module
  */
@@ -21,24 +23,53 @@ export function openDatabase(path: string, schema: string): DatabaseSync {
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;`);
     db.exec(schema);
+    // Proves the file is writable now rather than at the first packet: a read-only data_dir
+    // with an existing database opens and reads fine.
+    db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 1; COMMIT");
     return db;
   } catch (cause) {
-    throw new MixnetError(`Cannot open database ${path}: ${(cause as Error).message}`, {
-      status: "failed-precondition",
-      cause,
-    });
+    throw new MixnetError(
+      `Cannot open database ${path}: ${
+        (cause as Error).message
+      } (is data_dir writable, with free space?)`,
+      { status: "failed-precondition", cause },
+    );
   }
 }
 
-/** Runs `fn` in one transaction: all of it is committed, or none. */
+/**
+ * Runs `fn` in one transaction: all of it is committed, or none. Inside a transaction already
+ * in progress, `fn` simply joins it.
+ *
+ * @throws {MixnetError} naming the file, resource-exhausted when the disk is full and
+ * unavailable when the file cannot be written; errors of `fn` itself pass unchanged.
+ */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec("BEGIN IMMEDIATE");
+  if (db.isTransaction) return fn();
   try {
-    const result = fn();
-    db.exec("COMMIT");
-    return result;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      db.exec("COMMIT");
+      return result;
+    } finally {
+      // SQLite rolls back by itself on some errors (a full disk); roll back what is left.
+      if (db.isTransaction) db.exec("ROLLBACK");
+    }
   } catch (error) {
-    db.exec("ROLLBACK");
-    throw error;
+    throw storageError(db, error);
   }
+}
+
+/** An SQLite failure as a {@link MixnetError} that names the file; anything else unchanged. */
+function storageError(db: DatabaseSync, error: unknown): unknown {
+  if (error instanceof MixnetError || (error as { code?: string })?.code !== "ERR_SQLITE_ERROR") {
+    return error;
+  }
+  const reason = (error as Error).message;
+  const full = /disk is full|SQLITE_FULL/i.test(reason);
+  return new MixnetError(`Cannot write ${db.location() ?? "the database"}: ${reason}`, {
+    status: full ? "resource-exhausted" : "unavailable",
+    cause: error,
+  });
 }

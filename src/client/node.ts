@@ -99,7 +99,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     mac: new PeerMac(box, keyPair),
     route,
     store,
-    metrics: new Metrics<ClientRecord>(id, options.metricsFile),
+    metrics: new Metrics<ClientRecord>(id, options.metricsFile, logger),
     logger,
   };
   const closeAll = () => {

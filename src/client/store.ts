@@ -70,7 +70,9 @@ export class ClientStore {
 
   /** Removes a packet the first mix accepted. */
   dequeue(id: number): void {
-    this.#sql("DELETE FROM outgoing WHERE id = ?").run(id);
+    transaction(this.#db, () => {
+      this.#sql("DELETE FROM outgoing WHERE id = ?").run(id);
+    });
   }
 
   /** Packets waiting to be sent. */
@@ -86,9 +88,11 @@ export class ClientStore {
 
   /** Writes a state value. */
   set(key: string, value: string | number): void {
-    this.#sql(
-      "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ).run(key, String(value));
+    transaction(this.#db, () => {
+      this.#sql(
+        "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(key, String(value));
+    });
   }
 
   /**
@@ -115,23 +119,29 @@ export class ClientStore {
 
   /** Forgets messages handed to the user, up to `id`. */
   handedOver(id: number): void {
-    this.#sql("DELETE FROM received WHERE id <= ?").run(id);
+    transaction(this.#db, () => {
+      this.#sql("DELETE FROM received WHERE id <= ?").run(id);
+    });
   }
 
   /** Remembers when a message to this client itself was prepared (for delivery latency). */
   rememberSentToSelf(digest: string, preparedMs: number): void {
-    this.#sql("INSERT OR REPLACE INTO sent_to_self (digest, prepared_ms) VALUES (?, ?)").run(
-      digest,
-      preparedMs,
-    );
+    transaction(this.#db, () => {
+      this.#sql("INSERT OR REPLACE INTO sent_to_self (digest, prepared_ms) VALUES (?, ?)").run(
+        digest,
+        preparedMs,
+      );
+    });
   }
 
   /** When a message to itself with this digest was prepared; forgets it. */
   takeSentToSelf(digest: string): number | undefined {
-    const row = this.#sql("SELECT prepared_ms FROM sent_to_self WHERE digest = ?").get(digest);
-    if (!row) return undefined;
-    this.#sql("DELETE FROM sent_to_self WHERE digest = ?").run(digest);
-    return Number(row.prepared_ms);
+    return transaction(this.#db, () => {
+      const row = this.#sql("SELECT prepared_ms FROM sent_to_self WHERE digest = ?").get(digest);
+      if (!row) return undefined;
+      this.#sql("DELETE FROM sent_to_self WHERE digest = ?").run(digest);
+      return Number(row.prepared_ms);
+    });
   }
 
   /** Closes the database. */

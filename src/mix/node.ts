@@ -91,7 +91,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const next = config.mixServers[index + 1];
   const layers = config.mixServers.length - index;
   const logger = options.logger ?? createLogger({ name: id });
-  const metrics = new Metrics<RoundRecord>(id, options.metricsFile);
+  const metrics = new Metrics<RoundRecord>(id, options.metricsFile, logger);
   const keys = new KeyDirectory(config.dir);
   const mac = new PeerMac(box, keyPair);
   const limit = maxMessageBytes(config);

@@ -10,10 +10,14 @@ import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
-import { nowMs } from "../round_clock.ts";
+import { nowMs, sleep } from "../round_clock.ts";
 import type { Peeler } from "./peeler.ts";
 import { shuffle } from "./shuffle.ts";
 import type { MixStore } from "./store.ts";
+
+/** Backoff between attempts at a round whose processing failed. */
+const MIN_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
 
 /** What a mix records about each round it processes. */
 export interface RoundRecord {
@@ -81,6 +85,7 @@ export class RoundProcessor {
   #running: Promise<void> = Promise.resolve();
   #draining = false;
   #stopped = false;
+  readonly #stop = new AbortController();
 
   /** Creates a processor; nothing runs until a round is enqueued. */
   constructor(options: ProcessorOptions) {
@@ -105,22 +110,33 @@ export class RoundProcessor {
   /** Finishes the round in hand, leaves the rest in the inbox for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stop.abort();
     await this.#running;
   }
 
   async #drain(): Promise<void> {
+    const { logger, metrics } = this.#options;
+    let backoff = MIN_RETRY_MS;
     try {
       while (this.#queue.length > 0 && !this.#stopped) {
         const round = this.#queue[0];
         try {
           await this.#process(round);
         } catch (error) {
-          // The round stays in the inbox and is processed again at the next start.
-          this.#options.logger.error("round processing failed", {
+          // Nothing of the round was committed: it stays in the inbox and is tried again (a
+          // full disk may get space back), and later rounds wait so that rounds leave in order.
+          if (this.#stopped) break;
+          metrics.count("rounds.retried");
+          logger.error("round processing failed, retrying", {
             round,
+            retry_ms: backoff,
             error: (error as Error).message,
           });
+          await sleep(backoff, this.#stop.signal);
+          backoff = Math.min(backoff * 2, MAX_RETRY_MS);
+          continue;
         }
+        backoff = MIN_RETRY_MS;
         this.#queue.shift();
       }
     } finally {
@@ -219,7 +235,13 @@ export class RoundProcessor {
       latency_ms: Number.isNaN(firstMs) ? undefined : round3(committedMs - firstMs),
     });
     if (this.#options.outputDir && deliveries.length > 0) {
-      await this.#writeDeliveries(round, deliveries);
+      // A copy for tests and benchmarks: the round is committed whether or not it is written.
+      await this.#writeDeliveries(round, deliveries).catch((error) =>
+        logger.error("cannot write deliveries to the output dir", {
+          round,
+          error: (error as Error).message,
+        })
+      );
     }
     this.#options.onCommitted?.(round);
   }

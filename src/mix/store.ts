@@ -88,10 +88,12 @@ export class MixStore {
 
   /** Writes a value of the `meta` table. */
   setMeta(key: string, value: string | number): void {
-    this.#sql(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-      .run(key, String(value));
+    transaction(this.#db, () => {
+      this.#sql(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+        .run(key, String(value));
+    });
   }
 
   /** Every registered client id. */
@@ -101,15 +103,19 @@ export class MixStore {
 
   /** Records a registration (idempotent). */
   register(clientId: string): void {
-    this.#sql("INSERT OR IGNORE INTO registrations (client_id) VALUES (?)").run(clientId);
+    transaction(this.#db, () => {
+      this.#sql("INSERT OR IGNORE INTO registrations (client_id) VALUES (?)").run(clientId);
+    });
   }
 
   /** Stores one client packet for a round; false when that client already sent one. */
   addToInbox(round: number, slot: string, packet: Uint8Array, arrivedMs: number): boolean {
-    const result = this.#sql(
-      "INSERT OR IGNORE INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
-    ).run(round, slot, packet, arrivedMs);
-    return result.changes === 1;
+    return transaction(this.#db, () => {
+      const result = this.#sql(
+        "INSERT OR IGNORE INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
+      ).run(round, slot, packet, arrivedMs);
+      return result.changes === 1;
+    });
   }
 
   /**
@@ -217,7 +223,9 @@ export class MixStore {
 
   /** Deletes a round from the outbox once the next mix acknowledged it. */
   forwarded(round: number): void {
-    this.#sql("DELETE FROM outbox WHERE round = ?").run(round);
+    transaction(this.#db, () => {
+      this.#sql("DELETE FROM outbox WHERE round = ?").run(round);
+    });
   }
 
   /**
@@ -254,12 +262,14 @@ export class MixStore {
    * or replayed proof.
    */
   advancePollClock(clientId: string, timestampMs: number): boolean {
-    const result = this.#sql(
-      `INSERT INTO poll_clock (client_id, timestamp_ms) VALUES (?, ?)
-       ON CONFLICT (client_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms
-       WHERE excluded.timestamp_ms > poll_clock.timestamp_ms`,
-    ).run(clientId, timestampMs);
-    return result.changes === 1;
+    return transaction(this.#db, () => {
+      const result = this.#sql(
+        `INSERT INTO poll_clock (client_id, timestamp_ms) VALUES (?, ?)
+         ON CONFLICT (client_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms
+         WHERE excluded.timestamp_ms > poll_clock.timestamp_ms`,
+      ).run(clientId, timestampMs);
+      return result.changes === 1;
+    });
   }
 
   /** Closes the database. */

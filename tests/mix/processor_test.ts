@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createSealedBox } from "../../src/crypto/mod.ts";
+import { MixnetError } from "../../src/errors.ts";
+import { silentLogger } from "../../src/log.ts";
+import { Metrics } from "../../src/metrics.ts";
+import { MixStore, type RoundRecord } from "../../src/mix/mod.ts";
+import { Peeler } from "../../src/mix/peeler.ts";
+import { RoundProcessor } from "../../src/mix/processor.ts";
+import { type RoundOutcome } from "../../src/mix/store.ts";
+import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
+import { waitUntil } from "../_testkit/ports.ts";
+
+/** A store whose disk is full for the first `failures` commits. */
+class FullDiskStore extends MixStore {
+  failures: number;
+  readonly committed: number[] = [];
+  constructor(path: string, failures: number) {
+    super(path, "key");
+    this.failures = failures;
+  }
+  override commitRound(outcome: RoundOutcome): void {
+    if (this.failures-- > 0) {
+      throw new MixnetError("Cannot write mix.sqlite: database or disk is full", {
+        status: "resource-exhausted",
+      });
+    }
+    super.commitRound(outcome);
+    this.committed.push(outcome.round);
+  }
+}
+
+Deno.test("a round whose commit fails is retried until it commits, and later rounds wait behind it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mixnet-processor-" });
+  const box = await createSealedBox("native");
+  const mix = box.generateKeyPair();
+  const recipient = box.generateKeyPair();
+  const store = new FullDiskStore(join(dir, "mix.sqlite"), 2);
+  const peeler = new Peeler({ backend: "native", keyPair: mix, payloadSize: 64, layers: 1 });
+  const metrics = new Metrics<RoundRecord>("mix");
+  const processor = new RoundProcessor({
+    store,
+    peeler,
+    nextMixAddress: undefined,
+    clients: new Map([["127.0.0.1:9", "client"]]),
+    metrics,
+    logger: silentLogger,
+  });
+  try {
+    await peeler.ready;
+    for (const round of [1, 2]) {
+      const packet = buildOnion(box, {
+        message: new TextEncoder().encode(`round ${round}`),
+        kind: PayloadKind.message,
+        recipient: { address: "127.0.0.1:9", publicKey: recipient.publicKey },
+        route: [{ address: "127.0.0.1:1", publicKey: mix.publicKey }],
+        payloadSize: 64,
+      });
+      store.addToInbox(round, "client", packet, Date.now());
+      processor.enqueue(round);
+    }
+    await waitUntil(() => store.committed.length === 2, 10_000, "both rounds committed");
+    assert.deepEqual(store.committed, [1, 2]);
+    assert.equal(metrics.counters["rounds.retried"], 2);
+    assert.deepEqual(metrics.recent.map((r) => r.round), [1, 2]);
+    assert.equal(store.mailboxSize("127.0.0.1:9"), 2);
+    assert.deepEqual(store.inboxRounds(), []);
+  } finally {
+    await processor.stop();
+    await peeler.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
