@@ -39,7 +39,7 @@ export class NodeProcess {
   readonly child: Deno.ChildProcess;
   /** Every log line so far. */
   readonly lines: string[] = [];
-  /** Resolves with the exit status. */
+  /** Resolves with the exit status, once all output is captured. */
   readonly status: Promise<Deno.CommandStatus>;
   readonly #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   readonly #onLine: ((line: string) => void) | undefined;
@@ -67,9 +67,12 @@ export class NodeProcess {
       stderr: "piped",
       stdin: "null",
     }).spawn();
-    this.status = this.child.status;
-    this.#read(this.child.stdout);
-    this.#read(this.child.stderr);
+    // Resolves once the output is read too, so the last lines (the error) are in `lines`.
+    this.status = Promise.all([
+      this.child.status,
+      this.#read(this.child.stdout),
+      this.#read(this.child.stderr),
+    ]).then(([status]) => status);
   }
 
   /** The process id. */

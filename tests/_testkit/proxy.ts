@@ -124,15 +124,17 @@ export async function startMixProxy(
 
 /**
  * Writes a copy of the network's config in which mix `id` listens on a fresh port (everything
- * else unchanged: keys, data and the addresses its peers use), and loads it.
+ * else unchanged: keys, data and the addresses its peers use, unless `settings` replaces
+ * top-level keys such as `data_dir`), and loads it.
  */
 export async function relocateMix(
   net: TestNetwork,
   id: string,
+  settings: Record<string, unknown> = {},
 ): Promise<{ config: Config; path: string; address: string }> {
   const [port] = freePorts(1);
   const address = `127.0.0.1:${port}`;
-  const document = parse(await Deno.readTextFile(net.configPath));
+  const document = { ...parse(await Deno.readTextFile(net.configPath)), ...settings };
   const mix = document.mix_servers.find((m: { id: string }) => m.id === id);
   mix.address = address;
   const path = `${net.dir}/config-${id}-relocated.yaml`;
@@ -155,9 +157,9 @@ export interface ProxiedMix {
 export async function startProxiedMix(
   net: TestNetwork,
   id: string,
-  options: { hook?: ProxyHook; outputDir?: string } = {},
+  options: { hook?: ProxyHook; outputDir?: string; settings?: Record<string, unknown> } = {},
 ): Promise<ProxiedMix> {
-  const { config, address } = await relocateMix(net, id);
+  const { config, address } = await relocateMix(net, id, options.settings);
   const node = await startMix({
     config,
     id,
