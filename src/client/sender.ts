@@ -63,9 +63,13 @@ export class Sender {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       const round = this.#round;
-      // Build the dummy ahead of time, so the send itself is on time.
+      const sendTime = this.#clock.sendTime(round);
+      // Build the dummy ahead of time, so the send itself is on time, but late in the round:
+      // right after a send the mixes are busy with that round and need the cores.
+      await sleep(sendTime - this.#clock.durationMs / 3 - Date.now(), signal);
+      if (signal.aborted) break;
       const dummy = this.#ctx.store.head() ? undefined : this.#dummy();
-      await sleep(this.#clock.sendTime(round) - Date.now(), signal);
+      await sleep(sendTime - Date.now(), signal);
       if (signal.aborted) break;
       await this.#send(round, dummy);
       const current = this.#clock.roundAt(Date.now());

@@ -97,6 +97,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const limit = maxMessageBytes(config);
   const store = new MixStore(join(config.dataDir, `${id}.sqlite`), encodeBase64(keyPair.publicKey));
   const peeler = new Peeler({
+    box,
     backend: box.name,
     keyPair,
     payloadSize: config.payloadSize,

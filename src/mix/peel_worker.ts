@@ -6,9 +6,14 @@
  */
 /// <reference lib="deno.worker" />
 import { createSealedBox, type KeyPair, type SealedBox } from "../crypto/mod.ts";
-import { PacketError } from "../errors.ts";
-import { buildOnion, PayloadKind, peelLayer } from "../onion/mod.ts";
-import type { CoverJob, PeelJob, PeelReply, PeelResult, PeelSetup } from "./peeler.ts";
+import { buildOnion, PayloadKind } from "../onion/mod.ts";
+import {
+  type CoverJob,
+  type PeelJob,
+  peelPackets,
+  type PeelReply,
+  type PeelSetup,
+} from "./peeler.ts";
 
 let box: SealedBox | undefined;
 let key: KeyPair;
@@ -40,21 +45,7 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob | CoverJob>) => 
     self.postMessage(reply, packets.map((p) => p.buffer as ArrayBuffer));
     return;
   }
-  const results: PeelResult[] = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const packet of message.packets) {
-    try {
-      const { next, inner } = peelLayer(box!, packet, key, expected);
-      results.push({ ok: true, kind: next.kind, address: next.address, inner });
-      transfer.push(inner.buffer as ArrayBuffer);
-    } catch (error) {
-      results.push({
-        ok: false,
-        reason: error instanceof PacketError ? error.reason : "internal",
-        message: (error as Error).message,
-      });
-    }
-  }
+  const { results, buffers } = peelPackets(box!, message.packets, key, expected);
   const reply: PeelReply = { id: message.id, results };
-  self.postMessage(reply, transfer);
+  self.postMessage(reply, buffers);
 };

@@ -1,11 +1,21 @@
 /**
  * Peels a round's batch in parallel on a small pool of workers, transferring packet buffers
- * rather than copying them.
+ * rather than copying them. A batch small enough to peel in about a millisecond is peeled on
+ * the calling thread instead: waking a worker on a busy machine costs more than the work.
  *
  * @module
  */
-import type { KeyPair } from "../crypto/mod.ts";
-import type { HopKind, RouteNode } from "../onion/mod.ts";
+import type { KeyPair, SealedBox } from "../crypto/mod.ts";
+import { PacketError } from "../errors.ts";
+import { type HopKind, peelLayer, type RouteNode } from "../onion/mod.ts";
+
+/**
+ * Most estimated microseconds of peeling done on the calling thread: one X25519 (~80 µs) per
+ * packet plus ~3.3 ns per byte of XSalsa20-Poly1305 and BLAKE2b (bench/onion_bench.ts).
+ */
+const INLINE_BUDGET_US = 1500;
+const PACKET_US = 80;
+const BYTE_US = 0.0033;
 
 /** The outcome of peeling one packet. */
 export type PeelResult =
@@ -49,6 +59,34 @@ export interface PeelReply {
   readonly packets?: Uint8Array[];
 }
 
+/**
+ * Peels one layer off each packet with `key`; failures are results with a reason, never
+ * exceptions. Returns the results and the buffers of the peeled packets (to transfer).
+ */
+export function peelPackets(
+  box: SealedBox,
+  packets: readonly Uint8Array[],
+  key: KeyPair,
+  expected: { payloadSize: number; layers: number },
+): { results: PeelResult[]; buffers: ArrayBuffer[] } {
+  const results: PeelResult[] = [];
+  const buffers: ArrayBuffer[] = [];
+  for (const packet of packets) {
+    try {
+      const { next, inner } = peelLayer(box, packet, key, expected);
+      results.push({ ok: true, kind: next.kind, address: next.address, inner });
+      buffers.push(inner.buffer as ArrayBuffer);
+    } catch (error) {
+      results.push({
+        ok: false,
+        reason: error instanceof PacketError ? error.reason : "internal",
+        message: (error as Error).message,
+      });
+    }
+  }
+  return { results, buffers };
+}
+
 /** Options of {@link Peeler}. */
 export interface PeelerOptions {
   /** Name of the sealed-box backend. */
@@ -61,6 +99,8 @@ export interface PeelerOptions {
   readonly layers: number;
   /** Number of workers; default one per core. */
   readonly workers?: number;
+  /** The backend on the calling thread, to peel small batches without a worker. */
+  readonly box?: SealedBox;
 }
 
 /** A pool of peeling workers. */
@@ -71,11 +111,13 @@ export class Peeler {
     { resolve: (reply: PeelReply) => void; reject: (error: Error) => void }
   >();
   #nextId = 0;
+  readonly #options: PeelerOptions;
   /** Resolves when every worker has loaded its crypto backend. */
   readonly ready: Promise<void>;
 
   /** Starts the workers; await {@link ready} before the first peel. */
   constructor(options: PeelerOptions) {
+    this.#options = options;
     const count = Math.max(1, options.workers ?? navigator.hardwareConcurrency ?? 1);
     const started: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
@@ -119,6 +161,11 @@ export class Peeler {
    */
   async peel(packets: Uint8Array[]): Promise<PeelResult[]> {
     if (packets.length === 0) return [];
+    const { box, keyPair, payloadSize, layers } = this.#options;
+    const bytes = packets.reduce((sum, p) => sum + p.length, 0);
+    if (box && packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
+      return peelPackets(box, packets, keyPair, { payloadSize, layers }).results;
+    }
     const chunk = Math.ceil(packets.length / this.#workers.length);
     const parts: Promise<PeelReply>[] = [];
     for (let w = 0; w * chunk < packets.length; w++) {
