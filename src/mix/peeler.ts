@@ -16,6 +16,8 @@ import { type HopKind, peelLayer, type RouteNode } from "../onion/mod.ts";
 const INLINE_BUDGET_US = 1500;
 const PACKET_US = 80;
 const BYTE_US = 0.0033;
+/** Fewest packets in one worker job. */
+const MIN_JOB = 16;
 
 /** The outcome of peeling one packet. */
 export type PeelResult =
@@ -166,14 +168,23 @@ export class Peeler {
     if (box && packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
       return peelPackets(box, packets, keyPair, { payloadSize, layers }).results;
     }
-    const chunk = Math.ceil(packets.length / this.#workers.length);
-    const parts: Promise<PeelReply>[] = [];
-    for (let w = 0; w * chunk < packets.length; w++) {
-      const slice = packets.slice(w * chunk, (w + 1) * chunk).map(ownBuffer);
-      const job: PeelJob = { type: "job", id: this.#nextId++, packets: slice };
-      parts.push(this.#post(w, job, slice.map((p) => p.buffer as ArrayBuffer)));
-    }
-    return (await Promise.all(parts)).flatMap((reply) => reply.results);
+    // Small jobs handed to whichever worker is free, two in flight per worker: a worker that
+    // loses its core for a while (to the mix's own thread, or another process) does not hold
+    // the round up, and no worker waits idle for its next job.
+    const size = Math.max(MIN_JOB, Math.ceil(packets.length / (this.#workers.length * 8)));
+    const replies: PeelResult[][] = [];
+    let next = 0;
+    const feed = async (worker: number) => {
+      while (next * size < packets.length) {
+        const index = next++;
+        const slice = packets.slice(index * size, (index + 1) * size).map(ownBuffer);
+        const job: PeelJob = { type: "job", id: this.#nextId++, packets: slice };
+        const reply = await this.#post(worker, job, slice.map((p) => p.buffer as ArrayBuffer));
+        replies[index] = reply.results;
+      }
+    };
+    await Promise.all(this.#workers.flatMap((_, w) => [feed(w), feed(w)]));
+    return replies.flat();
   }
 
   /** Builds `count` cover packets for `route` on the workers, in parallel. */
@@ -212,9 +223,12 @@ export class Peeler {
   }
 }
 
-/** A view that owns its whole buffer, so transferring it detaches nothing else. */
+/**
+ * A view that owns its whole buffer, so transferring it detaches nothing else. (Not
+ * `packet.slice()`: on a Node `Buffer`, as gRPC decodes bytes fields, that is another view.)
+ */
 function ownBuffer(packet: Uint8Array): Uint8Array {
   return packet.byteOffset === 0 && packet.byteLength === packet.buffer.byteLength
     ? packet
-    : packet.slice();
+    : new Uint8Array(packet);
 }
