@@ -28,6 +28,17 @@ export interface BatchIntakeOptions {
   readonly keys: KeyDirectory;
   /** Largest number of packets a batch may hold. */
   readonly maxPackets: number;
+  /**
+   * Called with each newly stored chunk (its packets may be taken: the intake is done with
+   * them), before `onReceived` for the chunk that completes its round.
+   */
+  readonly onChunk?: (
+    round: number,
+    chunk: number,
+    chunks: number,
+    packets: Uint8Array[],
+    arrivedMs: number,
+  ) => void;
   /** Called with each newly stored round. */
   readonly onReceived: (round: number) => void;
   readonly metrics: Metrics<RoundRecord>;
@@ -86,8 +97,10 @@ export class BatchIntake {
         { status: "invalid-argument" },
       );
     }
-    const status = store.receiveChunk(request.round, chunk, chunks, request.packets, nowMs());
+    const arrivedMs = nowMs();
+    const status = store.receiveChunk(request.round, chunk, chunks, request.packets, arrivedMs);
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
+    else this.#o.onChunk?.(request.round, chunk, chunks, request.packets, arrivedMs);
     if (status === "stored") this.#o.onReceived(request.round);
     return { status };
   }

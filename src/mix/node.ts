@@ -183,6 +183,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       mac,
       keys,
       maxPackets: Math.max(2 * config.clients.length, config.minBatch) + 16,
+      onChunk: (...chunk) => processor.prepare(...chunk),
       onReceived: (round) => processor.enqueue(round),
       metrics,
     });

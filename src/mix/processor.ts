@@ -4,6 +4,11 @@
  * or mailboxes) in one transaction. Rounds queue up while one is being peeled, so none is ever
  * skipped or left behind.
  *
+ * After the first mix, a round arrives in chunks; each chunk is peeled as soon as it is stored
+ * ({@link RoundProcessor.prepare}), so peeling overlaps the transfer of the rest, and the round
+ * is only shuffled and committed once complete. Early results live in memory only: after a
+ * restart the round is read back from the inbox and peeled again.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -11,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
 import { nowMs, sleep } from "../round_clock.ts";
-import type { Peeler } from "./peeler.ts";
+import type { Peeler, PeelResult } from "./peeler.ts";
 import { shuffle } from "./shuffle.ts";
 import type { MixStore } from "./store.ts";
 
@@ -41,7 +46,10 @@ export interface RoundRecord {
   readonly cover?: number;
   /** Cover packets this mix added to reach `min_batch`. */
   readonly cover_added?: number;
-  /** Milliseconds peeling the batch, and forwarding it (until acknowledged). */
+  /**
+   * Milliseconds peeling the batch (after the first mix: waiting for the chunks peeled on
+   * arrival to finish, often near zero), and forwarding it (until acknowledged).
+   */
   readonly peel_ms?: number;
   readonly forward_ms?: number;
   /** Forward attempts until acknowledged. */
@@ -78,10 +86,19 @@ export interface CoverTraffic {
   readonly route: () => Promise<readonly RouteNode[]>;
 }
 
+/** A round being received in chunks, each peeled on arrival. */
+interface EarlyRound {
+  readonly chunks: number;
+  readonly parts: Map<number, { tags: string[]; results: Promise<PeelResult[]> }>;
+  firstMs: number;
+  lastMs: number;
+}
+
 /** Processes closed rounds one after another, in the order they were closed. */
 export class RoundProcessor {
   readonly #options: ProcessorOptions;
   readonly #queue: number[] = [];
+  readonly #early = new Map<number, EarlyRound>();
   #running: Promise<void> = Promise.resolve();
   #draining = false;
   #stopped = false;
@@ -105,6 +122,33 @@ export class RoundProcessor {
       this.#draining = true;
       this.#running = this.#drain();
     }
+  }
+
+  /**
+   * Starts peeling a chunk of a round the moment it is stored. The packets' buffers may be
+   * transferred to the workers: the caller must not use them afterwards.
+   */
+  prepare(
+    round: number,
+    chunk: number,
+    chunks: number,
+    packets: Uint8Array[],
+    arrivedMs: number,
+  ): void {
+    if (this.#stopped) return;
+    let early = this.#early.get(round);
+    if (!early) {
+      early = { chunks, parts: new Map(), firstMs: arrivedMs, lastMs: arrivedMs };
+      this.#early.set(round, early);
+    }
+    if (early.chunks !== chunks || early.parts.has(chunk)) return;
+    const tags = packets.map(replayTag);
+    const results = this.#options.peeler.peel(packets);
+    // Awaited when the round is processed; a failure then peels the round again from the inbox.
+    results.catch(() => {});
+    early.parts.set(chunk, { tags, results });
+    early.firstMs = Math.min(early.firstMs, arrivedMs);
+    early.lastMs = Math.max(early.lastMs, arrivedMs);
   }
 
   /** Finishes the round in hand, leaves the rest in the inbox for the next start. */
@@ -145,27 +189,64 @@ export class RoundProcessor {
     }
   }
 
+  /**
+   * A round's packets as replay tags and peel results: from the chunks peeled on arrival when
+   * every chunk was, else read from the inbox and peeled now. Replayed packets (a tag seen in
+   * an earlier round or twice in this one) are dropped before or after peeling.
+   */
+  async #peelRound(round: number, drop: (reason: string) => void) {
+    const { store, peeler } = this.#options;
+    for (const r of this.#early.keys()) if (r < round) this.#early.delete(r);
+    const early = this.#early.get(round);
+    this.#early.delete(round);
+    const seen = new Set<string>();
+    const fresh = (tags: readonly string[]) => {
+      const known = store.knownTags(tags);
+      return tags.map((tag) => {
+        const ok = !known.has(tag) && !seen.has(tag);
+        seen.add(tag);
+        if (!ok) drop("replayed");
+        return ok;
+      });
+    };
+    if (early && early.parts.size === early.chunks) {
+      this.#options.metrics.count("rounds.peeled_on_arrival");
+      const parts = [...early.parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
+      const tags = parts.flatMap((p) => p.tags);
+      const keep = fresh(tags);
+      const results = (await Promise.all(parts.map((p) => p.results))).flat();
+      return {
+        count: tags.length,
+        firstMs: early.firstMs,
+        lastMs: early.lastMs,
+        tags: tags.filter((_, i) => keep[i]),
+        results: results.filter((_, i) => keep[i]),
+      };
+    }
+    const { packets, firstMs, lastMs } = store.inbox(round);
+    const tags = packets.map(replayTag);
+    const keep = fresh(tags);
+    const results = await peeler.peel(packets.filter((_, i) => keep[i]));
+    return {
+      count: packets.length,
+      firstMs,
+      lastMs,
+      tags: tags.filter((_, i) => keep[i]),
+      results,
+    };
+  }
+
   async #process(round: number): Promise<void> {
     const { store, peeler, logger, metrics } = this.#options;
     const startedMs = nowMs();
-    const { packets, firstMs, lastMs } = store.inbox(round);
     const dropped: Record<string, number> = {};
     const drop = (reason: string) => (dropped[reason] = (dropped[reason] ?? 0) + 1);
 
-    const tags = packets.map(replayTag);
-    const known = store.knownTags(tags);
-    const fresh: Uint8Array[] = [];
-    const freshTags: string[] = [];
-    const seen = new Set<string>();
-    packets.forEach((packet, i) => {
-      if (known.has(tags[i]) || seen.has(tags[i])) return drop("replayed");
-      seen.add(tags[i]);
-      fresh.push(packet);
-      freshTags.push(tags[i]);
-    });
-
     const started = performance.now();
-    const results = await peeler.peel(fresh);
+    const { count, firstMs, lastMs, tags: freshTags, results } = await this.#peelRound(
+      round,
+      drop,
+    );
     const peelMs = performance.now() - started;
 
     const opened: string[] = [];
@@ -205,7 +286,7 @@ export class RoundProcessor {
     const out = outgoing.length + deliveries.length;
     const totalDropped = Object.values(dropped).reduce((a, b) => a + b, 0);
     for (const [reason, n] of Object.entries(dropped)) metrics.count(`dropped.${reason}`, n);
-    metrics.count("packets.in", packets.length);
+    metrics.count("packets.in", count);
     metrics.count("packets.out", out);
     metrics.record({
       event: "round",
@@ -214,7 +295,7 @@ export class RoundProcessor {
       last_arrival_ms: lastMs,
       started_ms: startedMs,
       committed_ms: committedMs,
-      batch_in: packets.length,
+      batch_in: count,
       batch_out: out,
       dropped,
       cover: sunk,
@@ -226,7 +307,7 @@ export class RoundProcessor {
     const isLast = this.#options.nextMixAddress === undefined;
     logger.info(isLast ? "round stored" : "round processed", {
       round,
-      in: packets.length,
+      in: count,
       out,
       dropped: totalDropped,
       ...(totalDropped ? dropped : {}),

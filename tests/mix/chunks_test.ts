@@ -75,6 +75,10 @@ Deno.test("a round larger than a chunk crosses the cascade in chunks, each store
       10_000,
       "the chunked round processed whole",
     );
+    // Each chunk was peeled as it arrived.
+    const counters = net.mixes.get("mix_2")!.metrics.counters;
+    assert.ok(counters["rounds.peeled_on_arrival"] >= 1, JSON.stringify(counters));
+    assert.equal(counters["rounds.retried"], undefined, JSON.stringify(counters));
   } finally {
     await net.close();
   }
