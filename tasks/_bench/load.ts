@@ -22,7 +22,9 @@ export interface LoadResult {
   /** Median and worst round latency, first mix in to last mix stored. */
   readonly median_latency_s: number;
   readonly max_latency_s: number;
+  /** Each mix's RSS at the first round, half-way and at the last round (stable: mid ≈ end). */
   readonly rss_start_mb: string;
+  readonly rss_mid_mb: string;
   readonly rss_end_mb: string;
 }
 
@@ -111,7 +113,8 @@ export async function runLoad(
       median_latency_s: latencies[Math.floor(latencies.length / 2)],
       max_latency_s: latencies[latencies.length - 1],
       rss_start_mb: rss.map((r) => r[0]).join("/"),
-      rss_end_mb: rss.map((r) => r[1]).join("/"),
+      rss_mid_mb: rss.map((r) => r[1]).join("/"),
+      rss_end_mb: rss.map((r) => r[2]).join("/"),
     };
   } finally {
     first.close();
@@ -127,9 +130,10 @@ async function waitForRound(file: string, round: number): Promise<void> {
   }
 }
 
-/** The resident memory a mix reported at the first round of the run and at the last, MiB. */
-async function rssRange(metricsFile: string, firstRound: number): Promise<[number, number]> {
+/** The resident memory a mix reported at the first, middle and last round of the run, MiB. */
+async function rssRange(metricsFile: string, firstRound: number): Promise<number[]> {
   const rounds = (await readMetrics(metricsFile))
     .filter((r) => r.event === "round" && Number(r.round) >= firstRound);
-  return [Number(rounds[0]?.rss_mb ?? NaN), Number(rounds[rounds.length - 1]?.rss_mb ?? NaN)];
+  return [0, Math.floor(rounds.length / 2), rounds.length - 1]
+    .map((i) => Number(rounds[i]?.rss_mb ?? NaN));
 }

@@ -18,6 +18,14 @@ export interface ScaleResult {
   readonly round_latency_s: number;
   /** From the first to the last packet of the round arriving at the first mix. */
   readonly intake_s: number;
+  /** Each mix's processing of the round (closed or received to committed), seconds; the rest
+   * of `round_latency_s` is the two forwards. */
+  readonly mix_1_s: number;
+  readonly mix_2_s: number;
+  readonly mix_3_s: number;
+  /** From mix_1 (mix_2) committing the round to the next mix starting on it, seconds. */
+  readonly hop_12_s: number;
+  readonly hop_23_s: number;
   readonly mix_1_pps: number;
   readonly mix_2_pps: number;
   readonly mix_3_pps: number;
@@ -36,6 +44,9 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
     roundDuration,
     roundTimeout: roundDuration * 2,
     startClients: false,
+    // The simulated clients send in one round only; real ones send every round. Without this
+    // each silent round before it would be topped up with N cover packets by every mix.
+    minBatch: 0,
   });
   const box = await createSealedBox();
   const limit = maxMessageBytes(net.config);
@@ -91,10 +102,17 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
     const rss = await Promise.all(net.mixes.map((m) => peakRssMb(net.metricsFile(m.id))));
     const pps = (r: Record<string, unknown>) =>
       Math.round(Number(r.batch_in) / (Number(r.peel_ms) / 1000));
+    const processing = (r: Record<string, unknown>) =>
+      (Number(r.committed_ms) - Number(r.started_ms)) / 1000;
     return {
       num_clients: clients,
       round_latency_s: (Number(records.committed_ms) - Number(m1.started_ms)) / 1000,
       intake_s: (Number(m1.last_arrival_ms) - Number(m1.first_arrival_ms)) / 1000,
+      mix_1_s: processing(m1),
+      mix_2_s: processing(m2),
+      mix_3_s: processing(records),
+      hop_12_s: (Number(m2.started_ms) - Number(m1.committed_ms)) / 1000,
+      hop_23_s: (Number(records.started_ms) - Number(m2.committed_ms)) / 1000,
       mix_1_pps: pps(m1),
       mix_2_pps: pps(m2),
       mix_3_pps: pps(records),

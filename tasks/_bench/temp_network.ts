@@ -18,6 +18,8 @@ export interface TempNetworkSpec {
   readonly roundTimeout: number;
   /** Start client processes too (false for the scale load generator). */
   readonly startClients: boolean;
+  /** `min_batch` (default: the config's default, every client). */
+  readonly minBatch?: number;
 }
 
 /** A running benchmark network. */
@@ -39,6 +41,7 @@ export async function writeTempNetwork(spec: TempNetworkSpec) {
   const ports = freePorts(3 + (spec.startClients ? spec.clients : 0));
   const document = {
     messages_per_round: spec.clients,
+    ...(spec.minBatch === undefined ? {} : { min_batch: spec.minBatch }),
     round_duration: spec.roundDuration,
     round_timeout: spec.roundTimeout,
     dummy_payload: "dummy",
