@@ -266,7 +266,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   }
 
   // Resume: rounds stored before a restart are processed before anything new.
-  if (intake) { for (const round of store.inboxRounds()) processor.enqueue(round); }
+  if (intake) { for (const round of store.receivedRounds()) processor.enqueue(round); }
   if (registry?.clock) collector!.start(registry.clock);
 
   logger.info("ready", {

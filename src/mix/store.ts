@@ -15,9 +15,6 @@ CREATE TABLE IF NOT EXISTS inbox (
   round INTEGER NOT NULL, slot TEXT NOT NULL, packet BLOB NOT NULL, arrived_ms REAL NOT NULL,
   PRIMARY KEY (round, slot));
 CREATE TABLE IF NOT EXISTS received_rounds (round INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS staging (
-  round INTEGER NOT NULL, chunk INTEGER NOT NULL, idx INTEGER NOT NULL, packet BLOB NOT NULL,
-  PRIMARY KEY (round, chunk, idx));
 CREATE TABLE IF NOT EXISTS staged_chunks (
   round INTEGER NOT NULL, chunk INTEGER NOT NULL, PRIMARY KEY (round, chunk));
 CREATE TABLE IF NOT EXISTS tags (tag TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -119,10 +116,10 @@ export class MixStore {
   }
 
   /**
-   * Stores one chunk of a round's batch from the previous mix; once all `chunks` are in, moves
-   * the round to the inbox in the same transaction. Returns `"stored"` when the round became
-   * complete, `"partial"` while chunks are missing, and `"duplicate"` for a round already
-   * received or a chunk already staged.
+   * Stores one chunk of a round's batch from the previous mix, in the inbox; the round counts
+   * as received (see {@link receivedRounds}) once all `chunks` are in. Returns `"stored"` when
+   * this chunk completed the round, `"partial"` while chunks are missing, and `"duplicate"` for
+   * a round already received or a chunk already stored.
    */
   receiveChunk(
     round: number,
@@ -136,23 +133,26 @@ export class MixStore {
       const fresh = this.#sql("INSERT OR IGNORE INTO staged_chunks (round, chunk) VALUES (?, ?)")
         .run(round, chunk);
       if (fresh.changes === 0) return "duplicate";
-      const stage = this.#sql(
-        "INSERT INTO staging (round, chunk, idx, packet) VALUES (?, ?, ?, ?)",
+      const insert = this.#sql(
+        "INSERT INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
       );
-      packets.forEach((packet, i) => stage.run(round, chunk, i, packet));
+      packets.forEach((packet, i) => insert.run(round, `${chunk}.${i}`, packet, arrivedMs));
       const staged = Number(
         this.#sql("SELECT COUNT(*) AS n FROM staged_chunks WHERE round = ?").get(round)!.n,
       );
       if (staged < chunks) return "partial";
-      this.#sql(
-        `INSERT INTO inbox (round, slot, packet, arrived_ms)
-         SELECT round, chunk || '.' || idx, packet, ? FROM staging WHERE round = ?`,
-      ).run(arrivedMs, round);
-      this.#sql("DELETE FROM staging WHERE round = ?").run(round);
       this.#sql("DELETE FROM staged_chunks WHERE round = ?").run(round);
       this.#sql("INSERT INTO received_rounds (round) VALUES (?)").run(round);
       return "stored";
     });
+  }
+
+  /** Rounds received whole from the previous mix and not yet processed, in order. */
+  receivedRounds(): number[] {
+    return this.#sql(
+      `SELECT DISTINCT round FROM inbox WHERE round IN (SELECT round FROM received_rounds)
+       ORDER BY round`,
+    ).all().map((r) => Number(r.round));
   }
 
   /** Rounds with packets waiting in the inbox, in order. */

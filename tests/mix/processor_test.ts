@@ -72,3 +72,29 @@ Deno.test("a round whose commit fails is retried until it commits, and later rou
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a round received in chunks counts as received only once whole, across a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mixnet-store-" });
+  const path = join(dir, "mix.sqlite");
+  const packet = (n: number) => new Uint8Array(8).fill(n);
+  try {
+    let store = new MixStore(path, "key");
+    assert.equal(store.receiveChunk(7, 1, 2, [packet(3), packet(4)], 1), "partial");
+    assert.deepEqual(store.receivedRounds(), []);
+    store.close();
+    store = new MixStore(path, "key");
+    assert.deepEqual(store.receivedRounds(), []);
+    assert.equal(store.receiveChunk(7, 1, 2, [packet(3), packet(4)], 2), "duplicate");
+    assert.equal(store.receiveChunk(7, 0, 2, [packet(1), packet(2)], 3), "stored");
+    assert.equal(store.receiveChunk(7, 0, 2, [packet(1), packet(2)], 4), "duplicate");
+    assert.deepEqual(store.receivedRounds(), [7]);
+    const stored = store.inbox(7).packets.map((p) => p[0]).sort();
+    assert.deepEqual(stored, [1, 2, 3, 4]);
+    store.commitRound({ round: 7, tags: [] });
+    assert.deepEqual(store.receivedRounds(), []);
+    assert.equal(store.receiveChunk(7, 0, 2, [packet(1)], 5), "duplicate");
+    store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
