@@ -6,6 +6,7 @@
  *   deno task bench [--quick] [--repeat 3] [--name NAME] [--clients 2,5] [--sizes 10,1000]
  *   deno task bench --scale [--clients 100,1000,10000]
  *   deno task bench --load [--clients 200] [--round 0.5] [--minutes 2]
+ *   deno task bench --from docs/benchmarks/<date>-<name>.csv   (summary and plots again)
  *
  * @module
  */
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       clients: { type: "string" },
       sizes: { type: "string" },
       out: { type: "string" },
+      from: { type: "string" },
     },
   });
   const list = (text: string | undefined, fallback: number[]) =>
@@ -69,6 +71,9 @@ async function main(): Promise<void> {
     const csv = join(out, `${date}-${name}.csv`);
     await Deno.writeTextFile(csv, toCsv(rows as unknown as Record<string, number>[]));
     console.log(`wrote ${csv}`);
+  } else if (values.from) {
+    const rows = parseCsv(await Deno.readTextFile(values.from)) as unknown as BenchRow[];
+    await writeReport(values.from.replace(/\.csv$/, ""), rows);
   } else {
     const grid = values.quick ? QUICK : FULL;
     const clients = list(values.clients, grid.clients);
@@ -99,34 +104,36 @@ async function main(): Promise<void> {
         }
       }
     }
-    const columns = [
-      "num_clients",
-      "message_size",
-      "repeat",
-      "prepare_s",
-      "mix_latency_s",
-      "e2e_s",
-    ];
-    const csv = join(out, `${date}-${name}.csv`);
-    await Deno.writeTextFile(csv, toCsv(rows, columns));
-    const summary = summarise(rows);
-    await Deno.writeTextFile(join(out, `${date}-${name}-summary.csv`), toCsv(summary));
-    for (const x of ["clients", "size"] as const) {
-      await Deno.writeTextFile(
-        join(out, `${date}-${name}-by-${x}.svg`),
-        await renderPlot(summary, x),
-      );
-    }
-    console.log(`wrote ${csv}, its summary and plots`);
-    console.log(markdownTable(summary));
+    const prefix = join(out, `${date}-${name}`);
+    await Deno.writeTextFile(`${prefix}.csv`, toCsv(rows, COLUMNS));
+    await writeReport(prefix, rows);
     if (failures.length) {
       console.log(`${failures.length} points failed:\n${failures.join("\n")}`);
-      await Deno.writeTextFile(
-        join(out, `${date}-${name}-failures.txt`),
-        failures.join("\n") + "\n",
-      );
+      await Deno.writeTextFile(`${prefix}-failures.txt`, failures.join("\n") + "\n");
     }
   }
+}
+
+const COLUMNS = ["num_clients", "message_size", "repeat", "prepare_s", "mix_latency_s", "e2e_s"];
+
+/** Writes `<prefix>-summary.csv` and the two plots of a run, and prints its table. */
+async function writeReport(prefix: string, rows: readonly BenchRow[]): Promise<void> {
+  const summary = summarise(rows);
+  await Deno.writeTextFile(`${prefix}-summary.csv`, toCsv(summary));
+  for (const x of ["clients", "size"] as const) {
+    await Deno.writeTextFile(`${prefix}-by-${x}.svg`, await renderPlot(summary, x));
+  }
+  console.log(`wrote ${prefix}.csv, its summary and plots`);
+  console.log(markdownTable(summary));
+}
+
+/** Rows of a CSV written by {@link toCsv}, numbers as numbers. */
+function parseCsv(text: string): Record<string, number>[] {
+  const [header, ...lines] = text.trim().split("\n");
+  const columns = header.split(",");
+  return lines.map((line) =>
+    Object.fromEntries(line.split(",").map((value, i) => [columns[i], Number(value)]))
+  );
 }
 
 type BenchRow = PointResult & { num_clients: number; message_size: number; repeat: number };
@@ -145,7 +152,8 @@ function summarise(rows: readonly BenchRow[]): SummaryRow[] {
         num_clients: group[0].num_clients,
         message_size: group[0].message_size,
         metric,
-        median: sorted[Math.floor((sorted.length - 1) / 2)],
+        median: (sorted[Math.floor((sorted.length - 1) / 2)] +
+          sorted[Math.ceil((sorted.length - 1) / 2)]) / 2,
         min: sorted[0],
       });
     }
