@@ -56,8 +56,10 @@ export interface RoundRecord {
   readonly attempts?: number;
   /** Rounds waiting to be processed when this one finished. */
   readonly queue_depth?: number;
-  /** Resident memory of the mix process when the round was committed, MiB. */
+  /** Resident memory of the mix process, and its JavaScript heap in use, when the round was
+   * committed, MiB. */
   readonly rss_mb?: number;
+  readonly heap_mb?: number;
 }
 
 /** Options of {@link RoundProcessor}. */
@@ -302,7 +304,7 @@ export class RoundProcessor {
       cover_added: coverAdded,
       peel_ms: round3(peelMs),
       queue_depth: this.#queue.length - 1,
-      rss_mb: Math.round(Deno.memoryUsage().rss / 2 ** 20),
+      ...memoryMb(),
     });
     const isLast = this.#options.nextMixAddress === undefined;
     logger.info(isLast ? "round stored" : "round processed", {
@@ -338,6 +340,11 @@ export class RoundProcessor {
       await Deno.writeFile(join(dir, client, `round-${round}-${i}.bin`), d.packet);
     }
   }
+}
+
+function memoryMb(): { rss_mb: number; heap_mb: number } {
+  const { rss, heapUsed } = Deno.memoryUsage();
+  return { rss_mb: Math.round(rss / 2 ** 20), heap_mb: Math.round(heapUsed / 2 ** 20) };
 }
 
 function round3(ms: number): number {

@@ -26,6 +26,10 @@ export interface LoadResult {
   readonly rss_start_mb: string;
   readonly rss_mid_mb: string;
   readonly rss_end_mb: string;
+  /** The same for the JavaScript heap in use. */
+  readonly heap_start_mb: string;
+  readonly heap_mid_mb: string;
+  readonly heap_end_mb: string;
 }
 
 /** Runs `clients` simulated clients at `roundS` per round for `minutes`. */
@@ -89,7 +93,10 @@ export async function runLoad(
     const lastRound = firstRound + rounds - 1;
     await waitForRound(net.metricsFile("mix_3"), lastRound);
     const rss = await Promise.all(
-      net.mixes.map((m) => rssRange(net.metricsFile(m.id), firstRound)),
+      net.mixes.map((m) => memoryRange(net.metricsFile(m.id), firstRound, "rss_mb")),
+    );
+    const heap = await Promise.all(
+      net.mixes.map((m) => memoryRange(net.metricsFile(m.id), firstRound, "heap_mb")),
     );
     const m1 = (await readMetrics(net.metricsFile("mix_1")))
       .filter((r) =>
@@ -115,6 +122,9 @@ export async function runLoad(
       rss_start_mb: rss.map((r) => r[0]).join("/"),
       rss_mid_mb: rss.map((r) => r[1]).join("/"),
       rss_end_mb: rss.map((r) => r[2]).join("/"),
+      heap_start_mb: heap.map((r) => r[0]).join("/"),
+      heap_mid_mb: heap.map((r) => r[1]).join("/"),
+      heap_end_mb: heap.map((r) => r[2]).join("/"),
     };
   } finally {
     first.close();
@@ -130,10 +140,14 @@ async function waitForRound(file: string, round: number): Promise<void> {
   }
 }
 
-/** The resident memory a mix reported at the first, middle and last round of the run, MiB. */
-async function rssRange(metricsFile: string, firstRound: number): Promise<number[]> {
+/** A memory figure a mix reported at the first, middle and last round of the run, MiB. */
+async function memoryRange(
+  metricsFile: string,
+  firstRound: number,
+  field: "rss_mb" | "heap_mb",
+): Promise<number[]> {
   const rounds = (await readMetrics(metricsFile))
     .filter((r) => r.event === "round" && Number(r.round) >= firstRound);
   return [0, Math.floor(rounds.length / 2), rounds.length - 1]
-    .map((i) => Number(rounds[i]?.rss_mb ?? NaN));
+    .map((i) => Number(rounds[i]?.[field] ?? NaN));
 }
