@@ -154,6 +154,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     address: self.address,
     round: sender.nextRound,
     queued: store.queueLength(),
+    pid: Deno.pid,
   });
   return {
     id,

@@ -274,6 +274,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     position: `${index + 1}/${config.mixServers.length}`,
     workers: peeler.size,
     backend: box.name,
+    pid: Deno.pid,
   });
 
   return {

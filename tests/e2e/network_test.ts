@@ -83,6 +83,76 @@ Deno.test("a user starts the network, sends a message, receives it exactly once,
   }
 });
 
+/** The pids node `id` announced in its "ready" lines, oldest first. */
+function readyPids(text: string, id: string): number[] {
+  const ready = new RegExp(`^${id} +\\| .* ${id} ready .*pid=(\\d+)`, "gm");
+  return [...text.matchAll(ready)].map((m) => Number(m[1]));
+}
+
+Deno.test("with --restart, a mix killed with SIGKILL is started again and the network keeps delivering", async () => {
+  const configPath = await deriveConfig("config/config.yaml", { roundDuration: 0.3 });
+  const dir = configPath.slice(0, configPath.lastIndexOf("/"));
+  const network = spawn("tasks/network.ts", ["--config", configPath, "--restart"]);
+  const out: string[] = [];
+  const reading = Promise.all([collect(network.stdout, out), collect(network.stderr, out)]);
+  const text = () => out.join("");
+  try {
+    await waitUntil(() => text().includes("all 7 nodes ready"), 60_000, "the network to be ready");
+    const [pid] = readyPids(text(), "mix_2");
+    assert.ok(pid, `mix_2 announced no pid:\n${text()}`);
+    // `kill` rather than Deno.kill, which needs every run permission.
+    const killed = await new Deno.Command("kill", { args: ["-KILL", String(pid)] }).output();
+    assert.ok(killed.success, new TextDecoder().decode(killed.stderr));
+    await waitUntil(
+      () => readyPids(text(), "mix_2").length === 2,
+      30_000,
+      "mix_2 restarted and ready again",
+    );
+    assert.match(text(), /mix_2 +\| restarting \(--restart\)/);
+    const sent = await run("src/cli.ts", [
+      "send",
+      "--from",
+      "client_3",
+      "--to",
+      "client_4",
+      "--message",
+      "after the restart",
+      "--config",
+      configPath,
+    ], CLI_PERMISSIONS);
+    assert.equal(sent.code, 0, sent.stderr);
+    const received: string[] = [];
+    await waitUntil(
+      async () => {
+        const polled = await run(
+          "src/cli.ts",
+          ["poll", "--client", "client_4", "--config", configPath],
+          CLI_PERMISSIONS,
+        );
+        received.push(...polled.stdout.split("\n").filter((l) => l));
+        return received.length > 0;
+      },
+      20_000,
+      "the message at client_4",
+      200,
+    );
+    assert.deepEqual(received, ["after the restart"]);
+    network.kill("SIGINT");
+    assert.equal((await network.status).code, 0, text());
+    await reading;
+    assert.match(text(), /mix_2 +\| exited unexpectedly with code/);
+    assert.match(text(), /network: stopped\n/);
+  } finally {
+    try {
+      network.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await network.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("the demo sends, receives and reports the delivery time", async () => {
   const demo = await run("tasks/demo.ts", []);
   assert.equal(demo.code, 0, demo.stdout + demo.stderr);
