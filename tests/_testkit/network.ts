@@ -17,7 +17,12 @@ import {
 import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { buildOnion, openPayload, PayloadKind } from "../../src/onion/mod.ts";
-import { ClientStub, maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import {
+  ClientStub,
+  maxMessageBytes,
+  MixServerStub,
+  type PollMessagesRequest,
+} from "../../src/rpc/mod.ts";
 import { type ClientNode, startClient } from "../../src/client/mod.ts";
 import { freePorts } from "./ports.ts";
 
@@ -244,6 +249,17 @@ export class TestNetwork {
 }
 
 /** Writes a config on free ports into a temp dir and creates every key pair. */
+/** The original design's poll: a mailbox address alone, no id, no timestamp, no proof. */
+export function anonymousPoll(address: string): PollMessagesRequest {
+  return {
+    client_addr: address,
+    client_id: "",
+    timestamp_ms: 0,
+    ack_cursor: 0,
+    mac: new Uint8Array(),
+  };
+}
+
 export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
   const mixes = options.mixes ?? 3;
   const clients = options.clients ?? 3;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestNetwork } from "../_testkit/network.ts";
+import { anonymousPoll, createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { closeProxied, type ProxiedMix, startProxiedMix } from "../_testkit/proxy.ts";
 import { PeerMac, pollProof } from "../../src/crypto/mod.ts";
@@ -72,16 +72,7 @@ Deno.test("a thief polling another client's mailbox with a wrong key, a replayed
     assert.ok(captured.length > 0, "the owner's poll did not cross the link");
 
     // No proof at all: the original design's poll by address alone.
-    await denied(
-      {
-        client_addr: owner.address,
-        client_id: "",
-        timestamp_ms: 0,
-        ack_cursor: 0,
-        mac: new Uint8Array(),
-      },
-      /authentication is required/,
-    );
+    await denied(anonymousPoll(owner.address), /authentication is required/);
     await denied(
       {
         client_addr: owner.address,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestNetwork } from "../_testkit/network.ts";
+import { anonymousPoll, createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { PeerMac, pollProof } from "../../src/crypto/mod.ts";
 import { grpc } from "../../src/rpc/mod.ts";
@@ -35,16 +35,7 @@ Deno.test("polls without proof, with another client's proof or a stale or replay
       "delivery",
     );
 
-    await denied(
-      {
-        client_addr: address2,
-        client_id: "",
-        timestamp_ms: 0,
-        ack_cursor: 0,
-        mac: new Uint8Array(),
-      },
-      /authentication is required/,
-    );
+    await denied(anonymousPoll(address2), /authentication is required/);
     // client_1 signs with its own key but claims client_2's identity or client_2's address.
     await denied(
       signed("client_1", { client_id: "client_2", timestamp_ms: Date.now(), ack_cursor: 1000 }),
