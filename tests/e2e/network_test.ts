@@ -43,13 +43,20 @@ class NetworkTask {
     return status;
   }
 
-  /** Kills the task if it still runs and removes its config folder. */
+  /**
+   * Stops the task if it still runs (Ctrl-C, so it stops its nodes; SIGKILL after 15 s) and
+   * removes its config folder.
+   */
   async dispose(): Promise<void> {
     try {
-      this.#child.kill("SIGKILL");
+      this.#child.kill("SIGINT");
     } catch {
       // Already exited.
     }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, 15_000, "late")));
+    if (await Promise.race([this.#child.status, late]) === "late") this.#child.kill("SIGKILL");
+    clearTimeout(timer);
     await this.#child.status;
     const dir = this.configPath.slice(0, this.configPath.lastIndexOf("/"));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
