@@ -16,7 +16,7 @@ import {
 import { ConfigError, MixnetError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
-import type { RouteNode } from "../onion/mod.ts";
+import { packetSize, type RouteNode } from "../onion/mod.ts";
 import { RoundClock, sleep } from "../round_clock.ts";
 import {
   grpc,
@@ -89,7 +89,10 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   const lastStub = last === first
     ? firstStub
     : new MixServerStub(last.address, { maxMessageBytes: limit, name: last.id });
-  const store = new ClientStore(join(config.dataDir, `${id}.sqlite`));
+  const store = new ClientStore(
+    join(config.dataDir, `${id}.sqlite`),
+    packetSize(config.payloadSize, config.mixServers.length),
+  );
   const ctx: ClientContext = {
     id,
     self,

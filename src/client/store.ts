@@ -33,12 +33,13 @@ export class ClientStore {
   readonly #statements = new Map<string, StatementSync>();
 
   /**
-   * Opens the store at `path`.
+   * Opens the store at `path`; `packetBytes`, the size of the packets it queues, sizes the
+   * pages of a new file.
    *
    * @throws {MixnetError} when the file cannot be opened.
    */
-  constructor(path: string) {
-    this.#db = openDatabase(path, SCHEMA);
+  constructor(path: string, packetBytes = 0) {
+    this.#db = openDatabase(path, SCHEMA, packetBytes);
   }
 
   #sql(sql: string): StatementSync {

@@ -95,7 +95,11 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const keys = new KeyDirectory(config.dir);
   const mac = new PeerMac(box, keyPair);
   const limit = maxMessageBytes(config);
-  const store = new MixStore(join(config.dataDir, `${id}.sqlite`), encodeBase64(keyPair.publicKey));
+  const store = new MixStore(
+    join(config.dataDir, `${id}.sqlite`),
+    encodeBase64(keyPair.publicKey),
+    packetSize(config.payloadSize, layers),
+  );
   const peeler = new Peeler({
     box,
     backend: box.name,

@@ -54,12 +54,13 @@ export class MixStore {
 
   /**
    * Opens the store at `path` for a mix whose public key is `publicKeyText`; replay tags are
-   * kept for the life of that key and cleared when it changes.
+   * kept for the life of that key and cleared when it changes. `packetBytes`, the size of the
+   * packets it stores, sizes the pages of a new file.
    *
    * @throws {MixnetError} when the file cannot be opened.
    */
-  constructor(path: string, publicKeyText: string) {
-    this.#db = openDatabase(path, SCHEMA);
+  constructor(path: string, publicKeyText: string, packetBytes = 0) {
+    this.#db = openDatabase(path, SCHEMA, packetBytes);
     if (this.getMeta("public_key") !== publicKeyText) {
       transaction(this.#db, () => {
         this.#db.exec("DELETE FROM tags");
