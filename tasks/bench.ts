@@ -4,6 +4,7 @@
  * Writes `docs/benchmarks/<date>-<name>.csv` and SVG plots beside it.
  *
  *   deno task bench [--quick] [--repeat 3] [--name NAME] [--clients 2,5] [--sizes 10,1000]
+ *                   [--in-process]   (every node in the benchmark's process, as the original)
  *   deno task bench --scale [--clients 100,1000,10000]
  *   deno task bench --load [--clients 200] [--round 0.5] [--minutes 2]
  *   deno task bench --from docs/benchmarks/<date>-<name>.csv   (summary and plots again)
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       sizes: { type: "string" },
       out: { type: "string" },
       from: { type: "string" },
+      "in-process": { type: "boolean" },
     },
   });
   const list = (text: string | undefined, fallback: number[]) =>
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
         for (let r = 1; r <= repeat; r++) {
           progress.show(`${n} clients x ${size} B, run ${r}`);
           try {
-            const result = await runPoint(n, size);
+            const result = await runPoint(n, size, { inProcess: values["in-process"] });
             rows.push({ num_clients: n, message_size: size, repeat: r, ...result });
             progress.done(
               `${n} clients x ${size} B #${r}: prepare ${fmt(result.prepare_s)} s, ` +

@@ -6,7 +6,7 @@
  * @module
  */
 import { ClientStub, maxMessageBytes } from "../../src/rpc/mod.ts";
-import { readMetrics, startTempNetwork } from "./temp_network.ts";
+import { readMetrics, startInProcessNetwork, startTempNetwork } from "./temp_network.ts";
 
 /** The three figures of one run, in seconds. */
 export interface PointResult {
@@ -21,15 +21,23 @@ export interface PointResult {
 export const ROUND_S = 0.1;
 const POLL_MS = 100;
 
-/** Runs one point; the network is started fresh and stopped afterwards. */
-export async function runPoint(clients: number, size: number): Promise<PointResult> {
-  const net = await startTempNetwork({
+/**
+ * Runs one point; the network is started fresh (its nodes as processes, or all in this one when
+ * `inProcess`) and stopped afterwards.
+ */
+export async function runPoint(
+  clients: number,
+  size: number,
+  options: { inProcess?: boolean } = {},
+): Promise<PointResult> {
+  const spec = {
     clients,
     payloadSize: size,
     roundDuration: ROUND_S,
     roundTimeout: ROUND_S,
     startClients: true,
-  });
+  };
+  const net = options.inProcess ? await startInProcessNetwork(spec) : await startTempNetwork(spec);
   const limit = maxMessageBytes(net.config);
   const [c1, c2] = net.config.clients;
   const sender = new ClientStub(c1.address, {

@@ -1,12 +1,16 @@
 /**
  * A throwaway network for one benchmark point: a config on free loopback ports in a temp dir,
- * keys for every node, and its mixes and clients as subprocesses with metrics files.
+ * keys for every node, and its mixes and clients as subprocesses with metrics files, or all in
+ * this process as the original benchmark ran them.
  *
  * @module
  */
 import { stringify } from "yaml";
 import { type Config, loadConfig } from "../../src/config/mod.ts";
+import { type ClientNode, startClient } from "../../src/client/mod.ts";
 import { createSealedBox, ensureKeyPair, type KeyPair } from "../../src/crypto/mod.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { NodeProcess } from "../_launcher.ts";
 import { freePorts } from "../_network_config.ts";
 
@@ -95,4 +99,49 @@ export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwo
 export async function readMetrics(path: string): Promise<Record<string, unknown>[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+/** The part of a benchmark network a point needs, however its nodes run. */
+export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | "stop">;
+
+/**
+ * Starts a benchmark network's mixes and clients in this process, as the original benchmark ran
+ * everything in one process. Stops in an order in which no channel in use sees its server go
+ * (clients, then the mixes from the first on).
+ */
+export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<PointNetwork> {
+  const { dir, config, keys } = await writeTempNetwork(spec);
+  const box = await createSealedBox(config.cryptoBackend);
+  const metricsFile = (id: string) => `${dir}/${id}.metrics.jsonl`;
+  const mixes: MixNode[] = [];
+  const clients: ClientNode[] = [];
+  const stop = async () => {
+    for (const node of [...clients, ...mixes.toReversed()]) await node.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (const { id } of config.mixServers.toReversed()) {
+      const options = { config, id, box, keyPair: keys.get(id)!, logger: silentLogger };
+      mixes.push(await startMix({ ...options, metricsFile: metricsFile(id) }));
+    }
+    if (spec.startClients) {
+      // Together: each waits for the start barrier, which needs every client registered.
+      clients.push(
+        ...await Promise.all(config.clients.map(({ id }) =>
+          startClient({
+            config,
+            id,
+            box,
+            keyPair: keys.get(id)!,
+            logger: silentLogger,
+            metricsFile: metricsFile(id),
+          })
+        )),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { dir, config, metricsFile, stop };
 }
