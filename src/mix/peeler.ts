@@ -217,7 +217,11 @@ export class Peeler {
    * its modules has crashed the runtime).
    */
   async close(): Promise<void> {
-    await Promise.race([this.ready, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise((resolve) => (timer = setTimeout(resolve, 10_000)));
+    await Promise.race([this.ready, late]);
+    // A pending timer would keep a process that is otherwise done alive for 10 s.
+    clearTimeout(timer);
     for (const worker of this.#workers) worker.terminate();
     this.#workers.length = 0;
   }
