@@ -16,8 +16,8 @@ import { type HopKind, peelLayer, type RouteNode } from "../onion/mod.ts";
 const INLINE_BUDGET_US = 1500;
 const PACKET_US = 80;
 const BYTE_US = 0.0033;
-/** Fewest packets in one worker job. */
-const MIN_JOB = 16;
+/** Least estimated microseconds of work in one worker job (fewer packets when they are big). */
+const MIN_JOB_US = 1000;
 
 /** The outcome of peeling one packet. */
 export type PeelResult =
@@ -171,7 +171,11 @@ export class Peeler {
     // Small jobs handed to whichever worker is free, two in flight per worker: a worker that
     // loses its core for a while (to the mix's own thread, or another process) does not hold
     // the round up, and no worker waits idle for its next job.
-    const size = Math.max(MIN_JOB, Math.ceil(packets.length / (this.#workers.length * 8)));
+    const perPacketUs = PACKET_US + (bytes / packets.length) * BYTE_US;
+    const size = Math.max(
+      Math.ceil(MIN_JOB_US / perPacketUs),
+      Math.ceil(packets.length / (this.#workers.length * 8)),
+    );
     const replies: PeelResult[][] = [];
     let next = 0;
     const feed = async (worker: number) => {
