@@ -1,6 +1,7 @@
 /**
  * Opening a node's SQLite file (`node:sqlite`): WAL, so a kill -9 loses no committed
- * transaction, and a busy timeout. Every write goes through {@link transaction}, which turns a
+ * transaction, and a busy timeout. Every write goes through {@link transaction} or {@link write},
+ * which turn a
  * full disk or a read-only file into a {@link MixnetError} that names the file, so a peer is
  * told why nothing was stored and nothing half-written is ever acknowledged.
  *
@@ -54,7 +55,7 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
  */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
   if (db.isTransaction) return fn();
-  try {
+  return write(db, () => {
     db.exec("BEGIN IMMEDIATE");
     try {
       const result = fn();
@@ -64,6 +65,16 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
       // SQLite rolls back by itself on some errors (a full disk); roll back what is left.
       if (db.isTransaction) db.exec("ROLLBACK");
     }
+  });
+}
+
+/**
+ * Runs `fn`, a single write statement (atomic on its own), with the errors of
+ * {@link transaction}.
+ */
+export function write<T>(db: DatabaseSync, fn: () => T): T {
+  try {
+    return fn();
   } catch (error) {
     throw storageError(db, error);
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { type DatabaseSync, openDatabase, transaction } from "../sqlite.ts";
+import { type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outgoing (
@@ -71,7 +71,7 @@ export class ClientStore {
 
   /** Removes a packet the first mix accepted. */
   dequeue(id: number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql("DELETE FROM outgoing WHERE id = ?").run(id);
     });
   }
@@ -89,7 +89,7 @@ export class ClientStore {
 
   /** Writes a state value. */
   set(key: string, value: string | number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql(
         "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ).run(key, String(value));
@@ -120,14 +120,14 @@ export class ClientStore {
 
   /** Forgets messages handed to the user, up to `id`. */
   handedOver(id: number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql("DELETE FROM received WHERE id <= ?").run(id);
     });
   }
 
   /** Remembers when a message to this client itself was prepared (for delivery latency). */
   rememberSentToSelf(digest: string, preparedMs: number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql("INSERT OR REPLACE INTO sent_to_self (digest, prepared_ms) VALUES (?, ?)").run(
         digest,
         preparedMs,

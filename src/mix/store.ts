@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type DatabaseSync, openDatabase, transaction } from "../sqlite.ts";
+import { type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
 import type { StatementSync } from "node:sqlite";
 
 const SCHEMA = `
@@ -86,7 +86,7 @@ export class MixStore {
 
   /** Writes a value of the `meta` table. */
   setMeta(key: string, value: string | number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       )
@@ -101,14 +101,14 @@ export class MixStore {
 
   /** Records a registration (idempotent). */
   register(clientId: string): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql("INSERT OR IGNORE INTO registrations (client_id) VALUES (?)").run(clientId);
     });
   }
 
   /** Stores one client packet for a round; false when that client already sent one. */
   addToInbox(round: number, slot: string, packet: Uint8Array, arrivedMs: number): boolean {
-    return transaction(this.#db, () => {
+    return write(this.#db, () => {
       const result = this.#sql(
         "INSERT OR IGNORE INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
       ).run(round, slot, packet, arrivedMs);
@@ -224,7 +224,7 @@ export class MixStore {
 
   /** Deletes a round from the outbox once the next mix acknowledged it. */
   forwarded(round: number): void {
-    transaction(this.#db, () => {
+    write(this.#db, () => {
       this.#sql("DELETE FROM outbox WHERE round = ?").run(round);
     });
   }
@@ -263,7 +263,7 @@ export class MixStore {
    * or replayed proof.
    */
   advancePollClock(clientId: string, timestampMs: number): boolean {
-    return transaction(this.#db, () => {
+    return write(this.#db, () => {
       const result = this.#sql(
         `INSERT INTO poll_clock (client_id, timestamp_ms) VALUES (?, ?)
          ON CONFLICT (client_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms
