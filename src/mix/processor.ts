@@ -201,40 +201,48 @@ export class RoundProcessor {
     for (const r of this.#early.keys()) if (r < round) this.#early.delete(r);
     const early = this.#early.get(round);
     this.#early.delete(round);
-    const seen = new Set<string>();
-    const fresh = (tags: readonly string[]) => {
-      const known = store.knownTags(tags);
-      return tags.map((tag) => {
-        const ok = !known.has(tag) && !seen.has(tag);
-        seen.add(tag);
-        if (!ok) drop("replayed");
-        return ok;
-      });
+    // Where the round comes from: tags of every packet, and the peel results of the fresh ones
+    // (chunks peeled on arrival were peeled whole; packets read now are peeled fresh only).
+    let source: {
+      tags: string[];
+      firstMs: number;
+      lastMs: number;
+      peel: (keep: boolean[]) => Promise<PeelResult[]>;
     };
     if (early && early.parts.size === early.chunks) {
       this.#options.metrics.count("rounds.peeled_on_arrival");
       const parts = [...early.parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
-      const tags = parts.flatMap((p) => p.tags);
-      const keep = fresh(tags);
-      const results = (await Promise.all(parts.map((p) => p.results))).flat();
-      return {
-        count: tags.length,
+      source = {
+        tags: parts.flatMap((p) => p.tags),
         firstMs: early.firstMs,
         lastMs: early.lastMs,
-        tags: tags.filter((_, i) => keep[i]),
-        results: results.filter((_, i) => keep[i]),
+        peel: async (keep) =>
+          (await Promise.all(parts.map((p) => p.results))).flat().filter((_, i) => keep[i]),
+      };
+    } else {
+      const { packets, firstMs, lastMs } = store.inbox(round);
+      source = {
+        tags: packets.map(replayTag),
+        firstMs,
+        lastMs,
+        peel: (keep) => peeler.peel(packets.filter((_, i) => keep[i])),
       };
     }
-    const { packets, firstMs, lastMs } = store.inbox(round);
-    const tags = packets.map(replayTag);
-    const keep = fresh(tags);
-    const results = await peeler.peel(packets.filter((_, i) => keep[i]));
+    const { tags, firstMs, lastMs } = source;
+    const known = store.knownTags(tags);
+    const seen = new Set<string>();
+    const keep = tags.map((tag) => {
+      const fresh = !known.has(tag) && !seen.has(tag);
+      seen.add(tag);
+      if (!fresh) drop("replayed");
+      return fresh;
+    });
     return {
-      count: packets.length,
+      count: tags.length,
       firstMs,
       lastMs,
       tags: tags.filter((_, i) => keep[i]),
-      results,
+      results: await source.peel(keep),
     };
   }
 
