@@ -18,7 +18,7 @@ const packets = Array.from({ length: 2000 }, () =>
 
 for (const workers of [1, 2]) {
   const peeler = new Peeler({
-    backend: box.name,
+    box,
     keyPair: mix,
     payloadSize: 1024,
     layers: 1,

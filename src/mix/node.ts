@@ -102,7 +102,6 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   );
   const peeler = new Peeler({
     box,
-    backend: box.name,
     keyPair,
     payloadSize: config.payloadSize,
     layers,

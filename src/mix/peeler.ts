@@ -91,8 +91,8 @@ export function peelPackets(
 
 /** Options of {@link Peeler}. */
 export interface PeelerOptions {
-  /** Name of the sealed-box backend. */
-  readonly backend: string;
+  /** The sealed box: used as is on the calling thread, by name in the workers. */
+  readonly box: SealedBox;
   /** The mix's key pair. */
   readonly keyPair: KeyPair;
   /** Payload size of the network. */
@@ -101,8 +101,6 @@ export interface PeelerOptions {
   readonly layers: number;
   /** Number of workers; default one per core. */
   readonly workers?: number;
-  /** The backend on the calling thread, to peel small batches without a worker. */
-  readonly box?: SealedBox;
 }
 
 /** A pool of peeling workers. */
@@ -140,7 +138,7 @@ export class Peeler {
       };
       const setup: PeelSetup = {
         type: "setup",
-        backend: options.backend,
+        backend: options.box.name,
         publicKey: options.keyPair.publicKey,
         secretKey: options.keyPair.secretKey,
         payloadSize: options.payloadSize,
@@ -165,7 +163,7 @@ export class Peeler {
     if (packets.length === 0) return [];
     const { box, keyPair, payloadSize, layers } = this.#options;
     const bytes = packets.reduce((sum, p) => sum + p.length, 0);
-    if (box && packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
+    if (packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
       return peelPackets(box, packets, keyPair, { payloadSize, layers }).results;
     }
     // Small jobs handed to whichever worker is free, two in flight per worker: a worker that

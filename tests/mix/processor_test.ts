@@ -36,7 +36,7 @@ Deno.test("a round whose commit fails is retried until it commits, and later rou
   const mix = box.generateKeyPair();
   const recipient = box.generateKeyPair();
   const store = new FullDiskStore(join(dir, "mix.sqlite"), 2);
-  const peeler = new Peeler({ backend: "native", keyPair: mix, payloadSize: 64, layers: 1 });
+  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1 });
   const metrics = new Metrics<RoundRecord>("mix");
   const processor = new RoundProcessor({
     store,
