@@ -67,13 +67,13 @@ export async function writeTempNetwork(spec: TempNetworkSpec) {
     const { pair } = await ensureKeyPair(box, { configDir: dir, keysDir: config.keysDir }, node.id);
     keys.set(node.id, pair);
   }
-  return { dir, config, keys };
+  const metricsFile = (id: string) => `${dir}/${id}.metrics.jsonl`;
+  return { dir, config, keys, metricsFile };
 }
 
 /** Starts a benchmark network: mixes (last first), then clients, each waited for. */
 export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwork> {
-  const { dir, config, keys } = await writeTempNetwork(spec);
-  const metricsFile = (id: string) => `${dir}/${id}.metrics.jsonl`;
+  const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
   const start = (role: "mix" | "client", id: string) =>
     new NodeProcess(role, id, config.file, { args: ["--metrics-file", metricsFile(id)] });
   const mixes = config.mixServers.map((m) => start("mix", m.id));
@@ -110,9 +110,16 @@ export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | 
  * (clients, then the mixes from the first on).
  */
 export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<PointNetwork> {
-  const { dir, config, keys } = await writeTempNetwork(spec);
+  const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
   const box = await createSealedBox(config.cryptoBackend);
-  const metricsFile = (id: string) => `${dir}/${id}.metrics.jsonl`;
+  const optionsOf = (id: string) => ({
+    config,
+    id,
+    box,
+    keyPair: keys.get(id)!,
+    logger: silentLogger,
+    metricsFile: metricsFile(id),
+  });
   const mixes: MixNode[] = [];
   const clients: ClientNode[] = [];
   const stop = async () => {
@@ -120,23 +127,11 @@ export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<Poin
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    for (const { id } of config.mixServers.toReversed()) {
-      const options = { config, id, box, keyPair: keys.get(id)!, logger: silentLogger };
-      mixes.push(await startMix({ ...options, metricsFile: metricsFile(id) }));
-    }
+    for (const { id } of config.mixServers.toReversed()) mixes.push(await startMix(optionsOf(id)));
     if (spec.startClients) {
       // Together: each waits for the start barrier, which needs every client registered.
       clients.push(
-        ...await Promise.all(config.clients.map(({ id }) =>
-          startClient({
-            config,
-            id,
-            box,
-            keyPair: keys.get(id)!,
-            logger: silentLogger,
-            metricsFile: metricsFile(id),
-          })
-        )),
+        ...await Promise.all(config.clients.map(({ id }) => startClient(optionsOf(id)))),
       );
     }
   } catch (error) {
