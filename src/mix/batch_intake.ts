@@ -35,7 +35,6 @@ export interface BatchIntakeOptions {
   readonly onChunk?: (
     round: number,
     chunk: number,
-    chunks: number,
     packets: Uint8Array[],
     arrivedMs: number,
   ) => void;
@@ -100,7 +99,7 @@ export class BatchIntake {
     const arrivedMs = nowMs();
     const status = store.receiveChunk(request.round, chunk, chunks, request.packets, arrivedMs);
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
-    else this.#o.onChunk?.(request.round, chunk, chunks, request.packets, arrivedMs);
+    else this.#o.onChunk?.(request.round, chunk, request.packets, arrivedMs);
     if (status === "stored") this.#o.onReceived(request.round);
     return { status };
   }

@@ -27,6 +27,16 @@ export interface CollectorOptions {
   readonly packetSize: number;
   /** How long past a round's send time late packets are still accepted. */
   readonly roundTimeoutMs: number;
+  /**
+   * Called with each packet once stored (the collector is done with it: its buffer may be
+   * taken).
+   */
+  readonly onAccepted?: (
+    round: number,
+    client: string,
+    packet: Uint8Array,
+    arrivedMs: number,
+  ) => void;
   /** Called with each round as it closes, in order. */
   readonly onClosed: (round: number) => void;
   /** Most bytes of packets held in rounds not yet processed (backpressure). */
@@ -160,7 +170,8 @@ export class Collector {
         `Packet from ${id} refused: ${this.#queuedBytes} bytes are queued in unprocessed rounds (limit ${this.#o.maxQueuedBytes}); the first mix is overloaded, send again next round`,
       );
     }
-    if (!store.addToInbox(round, id, request.payload, nowMs())) {
+    const arrivedMs = nowMs();
+    if (!store.addToInbox(round, id, request.payload, arrivedMs)) {
       this.#refuse(
         "duplicate",
         "already-exists",
@@ -173,6 +184,7 @@ export class Collector {
     this.#queued.set(round, (this.#queued.get(round) ?? 0) + request.payload.length);
     this.#queuedBytes += request.payload.length;
     this.#o.metrics.count("accepted");
+    this.#o.onAccepted?.(round, id, request.payload, arrivedMs);
     this.#closeDue();
   }
 

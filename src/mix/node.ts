@@ -28,7 +28,7 @@ import { BatchIntake } from "./batch_intake.ts";
 import { Collector } from "./collector.ts";
 import { Forwarder } from "./forwarder.ts";
 import { Mailboxes } from "./mailbox.ts";
-import { Peeler } from "./peeler.ts";
+import { Peeler, worthPeelingAlone } from "./peeler.ts";
 import { RoundProcessor, type RoundRecord } from "./processor.ts";
 import { Registry } from "./registry.ts";
 import { MixStore } from "./store.ts";
@@ -173,6 +173,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       packetSize: packetSize(config.payloadSize, layers),
       roundTimeoutMs: config.roundTimeout * 1000,
       onClosed: (round) => processor.enqueue(round),
+      // Large packets are peeled as they arrive, while the round is open: there are few, each
+      // worth a worker job of its own. Small ones wait for their round: at 10,000 x 1 KiB
+      // peeling early made intake 40 % slower and only moved the work around.
+      onAccepted: worthPeelingAlone(packetSize(config.payloadSize, layers))
+        ? (round, client, packet, arrivedMs) =>
+          processor.prepare(round, `client ${client}`, [packet], arrivedMs)
+        : undefined,
       maxQueuedBytes: config.maxQueuedBytes,
       metrics,
       logger,
@@ -186,7 +193,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       mac,
       keys,
       maxPackets: Math.max(2 * config.clients.length, config.minBatch) + 16,
-      onChunk: (...chunk) => processor.prepare(...chunk),
+      onChunk: (round, chunk, packets, arrivedMs) =>
+        processor.prepare(round, `chunk ${chunk}`, packets, arrivedMs),
       onReceived: (round) => processor.enqueue(round),
       metrics,
     });

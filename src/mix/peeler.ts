@@ -18,6 +18,13 @@ const PACKET_US = 80;
 const BYTE_US = 0.0033;
 /** Least estimated microseconds of work in one worker job (fewer packets when they are big). */
 const MIN_JOB_US = 1000;
+/** Most jobs a batch is cut into per worker. */
+const MAX_JOBS_PER_WORKER = 8;
+/**
+ * Least estimated microseconds of work for one packet to be worth a worker job of its own,
+ * several times the ~0.1 ms a job's round trip to a worker costs (packets of about 50 KB).
+ */
+const ALONE_US = 250;
 
 /** The outcome of peeling one packet. */
 export type PeelResult =
@@ -89,6 +96,11 @@ export function peelPackets(
   return { results, buffers };
 }
 
+/** Whether a packet of `bytes` is worth peeling on a worker on its own. */
+export function worthPeelingAlone(bytes: number): boolean {
+  return PACKET_US + bytes * BYTE_US >= ALONE_US;
+}
+
 /** Options of {@link Peeler}. */
 export interface PeelerOptions {
   /** The sealed box: used as is on the calling thread, by name in the workers. */
@@ -106,6 +118,8 @@ export interface PeelerOptions {
 /** A pool of peeling workers. */
 export class Peeler {
   readonly #workers: Worker[] = [];
+  /** Jobs in flight per worker. */
+  readonly #busy: number[] = [];
   readonly #pending = new Map<
     number,
     { resolve: (reply: PeelReply) => void; reject: (error: Error) => void }
@@ -146,6 +160,7 @@ export class Peeler {
       };
       worker.postMessage(setup);
       this.#workers.push(worker);
+      this.#busy.push(0);
     }
     this.ready = Promise.all(started).then(() => {});
   }
@@ -157,35 +172,52 @@ export class Peeler {
 
   /**
    * Peels every packet, in parallel across the workers; results are in input order. The
-   * packets' buffers are transferred to the workers and unusable afterwards.
+   * packets' buffers are transferred to the workers and unusable afterwards. A small batch is
+   * peeled on the calling thread unless `offThread` (the caller's thread has other work).
    */
-  async peel(packets: Uint8Array[]): Promise<PeelResult[]> {
+  async peel(
+    packets: Uint8Array[],
+    options: { offThread?: boolean } = {},
+  ): Promise<PeelResult[]> {
     if (packets.length === 0) return [];
     const { box, keyPair, payloadSize, layers } = this.#options;
     const bytes = packets.reduce((sum, p) => sum + p.length, 0);
-    if (packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
+    if (!options.offThread && packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
       return peelPackets(box, packets, keyPair, { payloadSize, layers }).results;
     }
-    // Small jobs handed to whichever worker is free, two in flight per worker: a worker that
-    // loses its core for a while (to the mix's own thread, or another process) does not hold
-    // the round up, and no worker waits idle for its next job.
-    const perPacketUs = PACKET_US + (bytes / packets.length) * BYTE_US;
-    const size = Math.max(
-      Math.ceil(MIN_JOB_US / perPacketUs),
-      Math.ceil(packets.length / (this.#workers.length * 8)),
+    // The batch is cut into jobs of nearly equal work, a multiple of the workers in number,
+    // handed to whichever worker is free, two in flight per worker: a worker that loses its
+    // core for a while (to the mix's own thread, or another process) does not hold the round
+    // up, and no worker waits idle for its next job. Equal jobs matter for a few big packets:
+    // 10 x 100 KB as jobs of 3, 3, 3 and 1 packets leaves one worker 6 packets and the other 4.
+    const workers = this.#workers.length;
+    const workUs = packets.length * PACKET_US + bytes * BYTE_US;
+    const perWorker = Math.min(
+      MAX_JOBS_PER_WORKER,
+      Math.max(1, Math.floor(workUs / MIN_JOB_US / workers)),
     );
+    const jobs = Math.min(packets.length, workers * perWorker);
+    // Sizes differ by at most one packet, larger first, so both rounds of jobs are balanced.
+    const bounds = [0];
+    for (let j = 0; j < jobs; j++) {
+      bounds.push(
+        bounds[j] + Math.floor(packets.length / jobs) + (j < packets.length % jobs ? 1 : 0),
+      );
+    }
     const replies: PeelResult[][] = [];
     let next = 0;
     const feed = async (worker: number) => {
-      while (next * size < packets.length) {
+      while (next < jobs) {
         const index = next++;
-        const slice = packets.slice(index * size, (index + 1) * size).map(ownBuffer);
+        const slice = packets.slice(bounds[index], bounds[index + 1]).map(ownBuffer);
         const job: PeelJob = { type: "job", id: this.#nextId++, packets: slice };
         const reply = await this.#post(worker, job, slice.map((p) => p.buffer as ArrayBuffer));
         replies[index] = reply.results;
       }
     };
-    await Promise.all(this.#workers.flatMap((_, w) => [feed(w), feed(w)]));
+    // Every worker's first job goes out before any worker's second, the least busy first.
+    const idle = [...this.#workers.keys()].sort((a, b) => this.#busy[a] - this.#busy[b]);
+    await Promise.all([...idle, ...idle].map(feed));
     return replies.flat();
   }
 
@@ -210,8 +242,9 @@ export class Peeler {
     const reply = new Promise<PeelReply>((resolve, reject) =>
       this.#pending.set(job.id, { resolve, reject })
     );
+    this.#busy[worker]++;
     this.#workers[worker].postMessage(job, transfer);
-    return reply;
+    return reply.finally(() => this.#busy[worker]--);
   }
 
   /**

@@ -4,10 +4,12 @@
  * or mailboxes) in one transaction. Rounds queue up while one is being peeled, so none is ever
  * skipped or left behind.
  *
- * After the first mix, a round arrives in chunks; each chunk is peeled as soon as it is stored
- * ({@link RoundProcessor.prepare}), so peeling overlaps the transfer of the rest, and the round
- * is only shuffled and committed once complete. Early results live in memory only: after a
- * restart the round is read back from the inbox and peeled again.
+ * Peeling starts before a round is processed where it can overlap the round's arrival
+ * ({@link RoundProcessor.prepare}): after the first mix each chunk of a round is peeled as soon
+ * as it is stored, while the rest is in transfer, and at the first mix each large client packet
+ * is, while the round is open. The round is only shuffled and committed once complete, and is
+ * peeled with its early results only if they cover every packet of its inbox. Early results
+ * live in memory only: after a restart the round is read back from the inbox and peeled again.
  *
  * @module
  */
@@ -88,10 +90,11 @@ export interface CoverTraffic {
   readonly route: () => Promise<readonly RouteNode[]>;
 }
 
-/** A round being received in chunks, each peeled on arrival. */
+/** A round being received, its parts (chunks, or client packets) peeled on arrival. */
 interface EarlyRound {
-  readonly chunks: number;
-  readonly parts: Map<number, { tags: string[]; results: Promise<PeelResult[]> }>;
+  readonly parts: Map<string, { tags: string[]; results: Promise<PeelResult[]> }>;
+  /** Packets in all parts. */
+  packets: number;
   firstMs: number;
   lastMs: number;
 }
@@ -127,28 +130,25 @@ export class RoundProcessor {
   }
 
   /**
-   * Starts peeling a chunk of a round the moment it is stored. The packets' buffers may be
-   * transferred to the workers: the caller must not use them afterwards.
+   * Starts peeling part of a round (`part` names it: a chunk, or a client's packet) the moment
+   * it is stored in the inbox, on the workers: the thread that calls this is busy receiving the
+   * rest. The packets' buffers may be transferred to the workers: the caller must not use them
+   * afterwards.
    */
-  prepare(
-    round: number,
-    chunk: number,
-    chunks: number,
-    packets: Uint8Array[],
-    arrivedMs: number,
-  ): void {
+  prepare(round: number, part: string, packets: Uint8Array[], arrivedMs: number): void {
     if (this.#stopped) return;
     let early = this.#early.get(round);
     if (!early) {
-      early = { chunks, parts: new Map(), firstMs: arrivedMs, lastMs: arrivedMs };
+      early = { parts: new Map(), packets: 0, firstMs: arrivedMs, lastMs: arrivedMs };
       this.#early.set(round, early);
     }
-    if (early.chunks !== chunks || early.parts.has(chunk)) return;
+    if (early.parts.has(part)) return;
     const tags = packets.map(replayTag);
-    const results = this.#options.peeler.peel(packets);
+    const results = this.#options.peeler.peel(packets, { offThread: true });
     // Awaited when the round is processed; a failure then peels the round again from the inbox.
     results.catch(() => {});
-    early.parts.set(chunk, { tags, results });
+    early.parts.set(part, { tags, results });
+    early.packets += packets.length;
     early.firstMs = Math.min(early.firstMs, arrivedMs);
     early.lastMs = Math.max(early.lastMs, arrivedMs);
   }
@@ -202,16 +202,16 @@ export class RoundProcessor {
     const early = this.#early.get(round);
     this.#early.delete(round);
     // Where the round comes from: tags of every packet, and the peel results of the fresh ones
-    // (chunks peeled on arrival were peeled whole; packets read now are peeled fresh only).
+    // (parts peeled on arrival were peeled whole; packets read now are peeled fresh only).
     let source: {
       tags: string[];
       firstMs: number;
       lastMs: number;
       peel: (keep: boolean[]) => Promise<PeelResult[]>;
     };
-    if (early && early.parts.size === early.chunks) {
+    if (early && early.packets === store.inboxCount(round)) {
       this.#options.metrics.count("rounds.peeled_on_arrival");
-      const parts = [...early.parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
+      const parts = [...early.parts.values()];
       source = {
         tags: parts.flatMap((p) => p.tags),
         firstMs: early.firstMs,

@@ -170,6 +170,11 @@ export class MixStore {
     );
   }
 
+  /** How many packets a round has in the inbox. */
+  inboxCount(round: number): number {
+    return Number(this.#sql("SELECT COUNT(*) AS n FROM inbox WHERE round = ?").get(round)!.n);
+  }
+
   /** A round's inbox packets with the first and last arrival time. */
   inbox(round: number): { packets: Uint8Array[]; firstMs: number; lastMs: number } {
     const rows = this.#sql(

@@ -40,6 +40,9 @@ Deno.test("a batch of hand-built onions crosses three mixes into the right mailb
       r.event === "round" && r.round === round
     );
     assert.equal(last?.batch_out, 4);
+    // Small packets are peeled with their round at the first mix, not one by one on arrival.
+    const first = net.mixes.get("mix_1")!.metrics.counters;
+    assert.equal(first["rounds.peeled_on_arrival"], undefined, JSON.stringify(first));
   } finally {
     await net.close();
   }

@@ -41,6 +41,9 @@ Deno.test("a round larger than a chunk crosses the cascade in chunks, each store
       "the big message",
     );
     assert.equal(got[0], big);
+    // The first mix peeled the clients' big packets one by one as they arrived.
+    const atFirstMix = net.mixes.get("mix_1")!.metrics.counters;
+    assert.equal(atFirstMix["rounds.peeled_on_arrival"], 1, JSON.stringify(atFirstMix));
 
     // Directly: chunk 0 of 2 is partial, again a duplicate; chunk 1 completes the round.
     const asMix1 = new PeerMac(net.box, net.keys.get("mix_1")!);

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { createSealedBox } from "../../src/crypto/mod.ts";
+import { Peeler, peelPackets, worthPeelingAlone } from "../../src/mix/peeler.ts";
+import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
+
+const box = await createSealedBox();
+const mix = box.generateKeyPair();
+const route = [{ address: "127.0.0.1:7000", publicKey: mix.publicKey }];
+const recipient = { address: "127.0.0.1:8000", publicKey: box.generateKeyPair().publicKey };
+
+function onions(count: number, payloadSize: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) =>
+    buildOnion(box, {
+      message: new Uint8Array([i % 256, i >> 8]),
+      kind: PayloadKind.message,
+      recipient,
+      route,
+      payloadSize,
+    }));
+}
+
+// A few small packets (peeled inline), a few big ones (cut into equal jobs), many small ones
+// (up to 16 jobs) and one big packet alone, off the calling thread.
+const CASES = [[3, 1024, false], [7, 100_000, false], [1001, 1024, false], [1, 100_000, true]];
+
+for (const [count, payloadSize, offThread] of CASES as [number, number, boolean][]) {
+  Deno.test(`the pool peels ${count} x ${payloadSize} B${offThread ? " off-thread" : ""} with each result in input order`, async () => {
+    const options = { payloadSize, layers: 1 };
+    const packets = onions(count, payloadSize);
+    // Broken packets at the ends and in the middle fail in place.
+    const broken = new Set([0, Math.floor(count / 2), count - 1]);
+    for (const i of broken) packets[i][40] ^= 1;
+    const expected = peelPackets(box, packets, mix, options).results;
+    const peeler = new Peeler({ box, keyPair: mix, ...options, workers: 2 });
+    await peeler.ready;
+    try {
+      const results = await peeler.peel(packets.map((p) => p.slice()), { offThread });
+      assert.equal(results.length, count);
+      results.forEach((result, i) => {
+        const want = expected[i];
+        assert.equal(result.ok, !broken.has(i), `packet ${i}`);
+        if (result.ok && want.ok) assert.deepEqual(result.inner, want.inner, `packet ${i}`);
+      });
+    } finally {
+      await peeler.close();
+    }
+  });
+}
+
+Deno.test("a packet is worth a worker job of its own from about 50 KB", () => {
+  assert.equal(worthPeelingAlone(10_000), false);
+  assert.equal(worthPeelingAlone(100_000), true);
+});
