@@ -1,7 +1,8 @@
 /**
- * How a mix after the first receives a round: authenticated `ForwardBatch` chunks from the
- * previous mix, each stored durably before it is acknowledged, the round complete once every
- * chunk is in; a repeated chunk or round is acknowledged again and not stored twice.
+ * How a mix after the first receives a round: a `ForwardBatch` stream of authenticated chunks
+ * from the previous mix, each stored durably (and handed on to be peeled) as it arrives, the
+ * call acknowledged once all are stored, the round complete once every chunk is in, whichever
+ * call brought it; a repeated chunk or round is acknowledged again and not stored twice.
  *
  * @module
  */
@@ -53,12 +54,33 @@ export class BatchIntake {
   }
 
   /**
-   * Stores a batch (or recognises a repeat).
+   * Stores the chunks of a `ForwardBatch` call as they arrive (or recognises repeats), and
+   * answers once all are stored: `stored` when one of them completed its round, `duplicate`
+   * when every one was already in, else `partial`. A refused chunk fails the call; the chunks
+   * before it stay stored.
    *
    * @throws {MixnetError} permission-denied for any sender but the previous mix or a bad MAC,
-   * invalid-argument for a malformed batch.
+   * invalid-argument for a malformed chunk or a call without one.
    */
-  async receive(request: ForwardBatchRequest): Promise<ForwardBatchResponse> {
+  async receive(
+    chunks: AsyncIterable<ForwardBatchRequest> | Iterable<ForwardBatchRequest>,
+  ): Promise<ForwardBatchResponse> {
+    const statuses = new Set<string>();
+    for await (const chunk of chunks) statuses.add(await this.#receiveChunk(chunk));
+    if (statuses.size === 0) {
+      throw new MixnetError("ForwardBatch refused: the call carried no chunk", {
+        status: "invalid-argument",
+      });
+    }
+    const status = statuses.has("stored")
+      ? "stored"
+      : statuses.size === 1 && statuses.has("duplicate")
+      ? "duplicate"
+      : "partial";
+    return { status };
+  }
+
+  async #receiveChunk(request: ForwardBatchRequest): Promise<string> {
     const { id, previousId, store } = this.#o;
     if (request.mix_id !== previousId) {
       this.#o.metrics.count("batch.denied");
@@ -101,6 +123,6 @@ export class BatchIntake {
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
     else this.#o.onChunk?.(request.round, chunk, request.packets, arrivedMs);
     if (status === "stored") this.#o.onReceived(request.round);
-    return { status };
+    return status;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The outgoing stage of a mix: sends the outbox to the next mix one round at a time, in round
- * order, as authenticated `ForwardBatch` chunks of bounded size; retries with exponential backoff
- * while the next mix is down, and deletes a round only once every chunk is acknowledged
- * (store-and-forward).
+ * order, as one `ForwardBatch` call streaming authenticated chunks of bounded size; retries with
+ * exponential backoff while the next mix is down, and deletes a round only once the call is
+ * acknowledged, every chunk stored (store-and-forward).
  *
  * @module
  */
@@ -76,24 +76,28 @@ export class Forwarder {
   async #send(round: number, packets: Uint8Array[], signal: AbortSignal): Promise<void> {
     const o = this.#options;
     const started = performance.now();
-    const chunks = chunkBatch(packets);
+    const parts = chunkBatch(packets);
+    const nextKey = await o.nextPublicKey();
+    const chunks = parts.map((packets, chunk) => {
+      const request: ForwardBatchRequest = {
+        round,
+        packets,
+        mix_id: o.id,
+        mac: new Uint8Array(),
+        chunk,
+        chunks: parts.length,
+      };
+      request.mac = o.mac.sign(nextKey, ...batchProof(request));
+      return request;
+    });
     let backoff = o.minBackoffMs ?? 50;
     let attempts = 1;
-    // Chunks go one after another; after a failure the same chunk is retried (the next mix
-    // stores each chunk once, however often it arrives).
-    for (let chunk = 0; chunk < chunks.length && !signal.aborted;) {
+    // One call streams every chunk; after a failure the whole call is made again (the next
+    // mix stores each chunk once, however often it arrives).
+    while (!signal.aborted) {
       try {
-        const request: ForwardBatchRequest = {
-          round,
-          packets: chunks[chunk],
-          mix_id: o.id,
-          mac: new Uint8Array(),
-          chunk,
-          chunks: chunks.length,
-        };
-        request.mac = o.mac.sign(await o.nextPublicKey(), ...batchProof(request));
-        await o.stub.forwardBatch(request, { timeoutMs: 30_000 });
-        chunk++;
+        await o.stub.forwardBatch(chunks, { timeoutMs: 30_000 });
+        break;
       } catch (error) {
         // Never give up: the batch holds packets acknowledged to their senders.
         if (attempts === 1 || attempts % 20 === 0) {

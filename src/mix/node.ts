@@ -252,10 +252,10 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       }
       return mailboxes!.poll(request);
     },
-    ForwardBatch(request) {
+    ForwardBatch(chunks) {
       checkServing();
       if (!intake) notHere("ForwardBatch", "it is the first mix of the cascade");
-      return intake!.receive(request);
+      return intake!.receive(chunks);
     },
   };
 

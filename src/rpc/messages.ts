@@ -51,7 +51,7 @@ export interface WaitForStartResponse {
   epoch_ms: number;
   round_duration_s: number;
 }
-/** One round's batch from the previous mix. */
+/** One chunk of a round's batch from the previous mix (a message of the `ForwardBatch` stream). */
 export interface ForwardBatchRequest {
   round: number;
   packets: Uint8Array[];
@@ -91,7 +91,8 @@ export interface MixServerHandlers {
   PollMessages(request: PollMessagesRequest): Promise<PollMessagesResponse>;
   Register(request: RegisterRequest): Promise<RegisterResponse>;
   WaitForStart(request: WaitForStartRequest): Promise<WaitForStartResponse>;
-  ForwardBatch(request: ForwardBatchRequest): Promise<ForwardBatchResponse>;
+  /** Client-streaming: the chunks of a round, as they arrive. */
+  ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>): Promise<ForwardBatchResponse>;
 }
 
 /** Handlers of the `Client` service. */

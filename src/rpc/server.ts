@@ -42,10 +42,16 @@ export async function startServer(address: string, options: ServeOptions): Promi
   });
   const pkg = mixnetPackage();
   if (options.mix) {
-    server.addService(pkg.MixServer.service, wrap(options.mix, options.onInternalError));
+    server.addService(
+      pkg.MixServer.service,
+      wrap(pkg.MixServer.service, options.mix, options.onInternalError),
+    );
   }
   if (options.client) {
-    server.addService(pkg.Client.service, wrap(options.client, options.onInternalError));
+    server.addService(
+      pkg.Client.service,
+      wrap(pkg.Client.service, options.client, options.onInternalError),
+    );
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
@@ -80,7 +86,12 @@ export async function startServer(address: string, options: ServeOptions): Promi
   };
 }
 
+/**
+ * Serves promise-returning handlers: a unary method's handler gets the request, a
+ * client-streaming one's the requests as an async iterable (read as the handler goes).
+ */
 function wrap(
+  service: grpc.ServiceDefinition,
   handlers: object,
   onInternalError: ServeOptions["onInternalError"],
 ): grpc.UntypedServiceImplementation {
@@ -88,13 +99,16 @@ function wrap(
   for (const name of Object.keys(handlers)) {
     const handler = (handlers as Record<string, (request: unknown) => Promise<unknown>>)[name]
       .bind(handlers);
+    const streaming = service[name].requestStream;
     implementation[name] = (
-      call: grpc.ServerUnaryCall<unknown, unknown>,
+      call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       let result: Promise<unknown>;
       try {
-        result = handler(call.request);
+        result = handler(
+          streaming ? call : (call as grpc.ServerUnaryCall<unknown, unknown>).request,
+        );
       } catch (error) {
         result = Promise.reject(error);
       }

@@ -15,6 +15,11 @@ type UnaryMethod<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => void;
 
+type StreamMethod<Req, Res> = (
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientWritableStream<Req>;
+
 /** Options of a stub. */
 export interface StubOptions {
   /** Largest message sent or received, in bytes. */
@@ -57,6 +62,24 @@ class Stub {
     });
   }
 
+  /** A client-streaming call: writes every request, then waits for the one response. */
+  protected stream<Req, Res>(
+    method: string,
+    requests: readonly Req[],
+    options: CallOptions = {},
+  ): Promise<Res> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
+    const fn = (this.#client as unknown as Record<string, StreamMethod<Req, Res>>)[method];
+    return new Promise<Res>((resolve, reject) => {
+      const call = fn.call(this.#client, { deadline }, (error, res) => {
+        if (error) reject(new RpcError(this.#name, method, error.code, error.details));
+        else resolve(res);
+      });
+      for (const request of requests) call.write(request);
+      call.end();
+    });
+  }
+
   /** Closes the channel. */
   close(): void {
     this.#client.close();
@@ -85,9 +108,12 @@ export class MixServerStub extends Stub {
   waitForStart(r: m.WaitForStartRequest, o?: CallOptions): Promise<m.WaitForStartResponse> {
     return this.call("WaitForStart", r, o);
   }
-  /** Sends one round's batch to the next mix. */
-  forwardBatch(r: m.ForwardBatchRequest, o?: CallOptions): Promise<m.ForwardBatchResponse> {
-    return this.call("ForwardBatch", r, o);
+  /** Streams one round's batch, as one chunk or several, to the next mix. */
+  forwardBatch(
+    chunks: m.ForwardBatchRequest | readonly m.ForwardBatchRequest[],
+    o?: CallOptions,
+  ): Promise<m.ForwardBatchResponse> {
+    return this.stream("ForwardBatch", Array.isArray(chunks) ? chunks : [chunks], o);
   }
 }
 

@@ -16,6 +16,7 @@ import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import {
   type ForwardBatchRequest,
+  type ForwardBatchResponse,
   type ForwardMessageRequest,
   maxMessageBytes,
   type MixServerHandlers,
@@ -112,9 +113,16 @@ export async function startMixProxy(
     return proxy.hook ? proxy.hook(method, request as never, relay as never) : relay(request);
   };
   const handlers = Object.fromEntries(
-    (["ForwardMessage", "PollMessages", "Register", "WaitForStart", "ForwardBatch"] as const)
+    (["ForwardMessage", "PollMessages", "Register", "WaitForStart"] as const)
       .map((method) => [method, handle(method)]),
   ) as unknown as MixServerHandlers;
+  // A ForwardBatch stream is relayed chunk by chunk, each a call of its own that the hook sees;
+  // the answer is the last chunk's.
+  handlers.ForwardBatch = async (chunks) => {
+    let answer: unknown;
+    for await (const chunk of chunks) answer = await handle("ForwardBatch")(chunk);
+    return answer as ForwardBatchResponse;
+  };
   const server: RpcServer = await startServer(address, {
     mix: handlers,
     maxMessageBytes: options.maxMessageBytes,

@@ -14,10 +14,12 @@ Deno.test("rounds arriving faster than a mix can peel are all processed, in orde
   const mix3 = await startServer(net.config.mixServers[2].address, {
     maxMessageBytes: maxMessageBytes(net.config),
     mix: {
-      ForwardBatch(request: ForwardBatchRequest) {
-        received.push(request.round);
-        sizes.push(request.packets.length);
-        return Promise.resolve({ status: "stored" });
+      async ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>) {
+        for await (const chunk of chunks) {
+          received.push(chunk.round);
+          sizes.push(chunk.packets.length);
+        }
+        return { status: "stored" };
       },
     } as never,
   });

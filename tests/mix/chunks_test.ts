@@ -70,13 +70,31 @@ Deno.test("a round larger than a chunk crosses the cascade in chunks, each store
     assert.equal((await send(1, [layer("client_3")])).status, "duplicate");
     const outOfRange = await send(2, []).catch((e) => e);
     assert.match(outOfRange.details, /chunk 2 of 2 is not a valid chunk/);
+
+    // One call streams both chunks of a round. A forged chunk fails the call, the good one
+    // before it stays stored; the call made again completes the round.
+    const chunkOf = (round: number, chunk: number, packets: Uint8Array[]) => {
+      const request = { round, packets, mix_id: "mix_1", mac: new Uint8Array(), chunk, chunks: 2 };
+      request.mac = asMix1.sign(mix2Key, ...batchProof(request));
+      return request;
+    };
+    const good = [chunkOf(10_001, 0, [layer("client_1")]), chunkOf(10_001, 1, [layer("client_2")])];
+    const forged = { ...good[1], mac: new Uint8Array(32) };
+    const refused = await net.stub("mix_2").forwardBatch([good[0], forged]).catch((e) => e);
+    assert.match(refused.details, /MAC does not verify/);
+    assert.equal((await net.stub("mix_2").forwardBatch(good)).status, "stored");
+    assert.equal((await net.stub("mix_2").forwardBatch(good)).status, "duplicate");
+    const empty = await net.stub("mix_2").forwardBatch([]).catch((e) => e);
+    assert.match(empty.details, /carried no chunk/);
     await waitUntil(
       () =>
-        net.mixes.get("mix_2")!.metrics.recent.some((r) =>
-          r.event === "round" && r.round === 10_000 && r.batch_in === 2
+        [10_000, 10_001].every((round) =>
+          net.mixes.get("mix_2")!.metrics.recent.some((r) =>
+            r.event === "round" && r.round === round && r.batch_in === 2
+          )
         ),
       10_000,
-      "the chunked round processed whole",
+      "the chunked rounds processed whole",
     );
     // Each chunk was peeled as it arrived.
     const counters = net.mixes.get("mix_2")!.metrics.counters;

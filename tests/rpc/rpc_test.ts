@@ -37,9 +37,11 @@ Deno.test("a real server answers every method of both services", async () => {
           epoch_ms: 1_790_000_000_123,
         });
       },
-      ForwardBatch(r) {
-        seen.push(`batch ${r.round} ${r.packets.length} ${r.mix_id}`);
-        return Promise.resolve({ status: "stored" });
+      async ForwardBatch(chunks) {
+        for await (const r of chunks) {
+          seen.push(`batch ${r.round} ${r.packets.length} ${r.mix_id} ${r.chunk}/${r.chunks}`);
+        }
+        return { status: "stored" };
       },
     },
     client: {
@@ -82,6 +84,16 @@ Deno.test("a real server answers every method of both services", async () => {
       (await mix.forwardBatch({ round: 2, packets: [mac, mac], mix_id: "m", mac })).status,
       "stored",
     );
+    // A stream of chunks reaches the handler in order, as they come.
+    const chunk = (i: number) => ({
+      round: 3,
+      packets: [mac],
+      mix_id: "m",
+      mac,
+      chunk: i,
+      chunks: 3,
+    });
+    assert.equal((await mix.forwardBatch([chunk(0), chunk(1), chunk(2)])).status, "stored");
     const prepared = await client.prepareMessage({
       message: "hi",
       recipient_pubkey: new Uint8Array(32),
@@ -94,7 +106,10 @@ Deno.test("a real server answers every method of both services", async () => {
       "poll a:1 6 1790000000000",
       "register c",
       "wait c",
-      "batch 2 2 m",
+      "batch 2 2 m 0/0",
+      "batch 3 1 m 0/3",
+      "batch 3 1 m 1/3",
+      "batch 3 1 m 2/3",
       "prepare hi a:1 32",
     ]);
   } finally {
@@ -146,7 +161,10 @@ Deno.test("a message over the size limit fails loudly with both sizes", async ()
   const server = await startServer("127.0.0.1:0", {
     maxMessageBytes: 1000,
     mix: {
-      ForwardBatch: () => Promise.resolve({ status: "stored" }),
+      async ForwardBatch(chunks: AsyncIterable<unknown>) {
+        for await (const _ of chunks) { /* read them all */ }
+        return { status: "stored" };
+      },
     } as never,
   });
   const mix = new MixServerStub(`127.0.0.1:${server.port}`, { maxMessageBytes: 1_000_000 });
