@@ -131,11 +131,17 @@ export class RoundProcessor {
 
   /**
    * Starts peeling part of a round (`part` names it: a chunk, or a client's packet) the moment
-   * it is stored in the inbox, on the workers: the thread that calls this is busy receiving the
-   * rest. The packets' buffers may be transferred to the workers: the caller must not use them
-   * afterwards.
+   * it is stored in the inbox; `offThread` keeps even a small part off the calling thread (see
+   * {@link Peeler.peel}). The packets' buffers may be transferred to the workers: the caller
+   * must not use them afterwards.
    */
-  prepare(round: number, part: string, packets: Uint8Array[], arrivedMs: number): void {
+  prepare(
+    round: number,
+    part: string,
+    packets: Uint8Array[],
+    arrivedMs: number,
+    options: { offThread?: boolean } = {},
+  ): void {
     if (this.#stopped) return;
     let early = this.#early.get(round);
     if (!early) {
@@ -144,7 +150,7 @@ export class RoundProcessor {
     }
     if (early.parts.has(part)) return;
     const tags = packets.map(replayTag);
-    const results = this.#options.peeler.peel(packets, { offThread: true });
+    const results = this.#options.peeler.peel(packets, options);
     // Awaited when the round is processed; a failure then peels the round again from the inbox.
     results.catch(() => {});
     early.parts.set(part, { tags, results });
