@@ -15,6 +15,9 @@ import { verifyPeer } from "./_verify.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { MixStore } from "./store.ts";
 
+/** What storing one chunk came to (see {@link MixStore.receiveChunk}). */
+type ChunkStatus = ReturnType<MixStore["receiveChunk"]>;
+
 /** Most chunks one round may be split into. */
 const MAX_CHUNKS = 100_000;
 
@@ -62,10 +65,8 @@ export class BatchIntake {
    * @throws {MixnetError} permission-denied for any sender but the previous mix or a bad MAC,
    * invalid-argument for a malformed chunk or a call without one.
    */
-  async receive(
-    chunks: AsyncIterable<ForwardBatchRequest> | Iterable<ForwardBatchRequest>,
-  ): Promise<ForwardBatchResponse> {
-    const statuses = new Set<string>();
+  async receive(chunks: AsyncIterable<ForwardBatchRequest>): Promise<ForwardBatchResponse> {
+    const statuses = new Set<ChunkStatus>();
     for await (const chunk of chunks) statuses.add(await this.#receiveChunk(chunk));
     if (statuses.size === 0) {
       throw new MixnetError("ForwardBatch refused: the call carried no chunk", {
@@ -80,7 +81,7 @@ export class BatchIntake {
     return { status };
   }
 
-  async #receiveChunk(request: ForwardBatchRequest): Promise<string> {
+  async #receiveChunk(request: ForwardBatchRequest): Promise<ChunkStatus> {
     const { id, previousId, store } = this.#o;
     if (request.mix_id !== previousId) {
       this.#o.metrics.count("batch.denied");
