@@ -90,6 +90,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const previous = config.mixServers[index - 1];
   const next = config.mixServers[index + 1];
   const layers = config.mixServers.length - index;
+  /** Bytes of every packet this mix receives. */
+  const packetBytes = packetSize(config.payloadSize, layers);
   const logger = options.logger ?? createLogger({ name: id });
   const metrics = new Metrics<RoundRecord>(id, options.metricsFile, logger);
   const keys = new KeyDirectory(config.dir);
@@ -98,7 +100,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const store = new MixStore(
     join(config.dataDir, `${id}.sqlite`),
     encodeBase64(keyPair.publicKey),
-    packetSize(config.payloadSize, layers),
+    packetBytes,
   );
   const peeler = new Peeler({
     box,
@@ -170,14 +172,14 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       registry,
       mac,
       keys,
-      packetSize: packetSize(config.payloadSize, layers),
+      packetSize: packetBytes,
       roundTimeoutMs: config.roundTimeout * 1000,
       onClosed: (round) => processor.enqueue(round),
       // Large packets are peeled as they arrive, while the round is open, on the workers: there
       // are few, each worth a worker job of its own, and this thread is busy receiving. Small
       // ones wait for their round: at 10,000 x 1 KiB peeling early made intake 40 % slower and
       // only moved the work around.
-      onAccepted: worthPeelingAlone(packetSize(config.payloadSize, layers))
+      onAccepted: worthPeelingAlone(packetBytes)
         ? (round, client, packet, arrivedMs) =>
           processor.prepare(round, `client ${client}`, [packet], arrivedMs, { offThread: true })
         : undefined,
