@@ -41,17 +41,12 @@ export async function startServer(address: string, options: ServeOptions): Promi
     "grpc.max_send_message_length": options.maxMessageBytes,
   });
   const pkg = mixnetPackage();
-  if (options.mix) {
-    server.addService(
-      pkg.MixServer.service,
-      wrap(pkg.MixServer.service, options.mix, options.onInternalError),
-    );
-  }
-  if (options.client) {
-    server.addService(
-      pkg.Client.service,
-      wrap(pkg.Client.service, options.client, options.onInternalError),
-    );
+  const services: [grpc.ServiceClientConstructor, object | undefined][] = [
+    [pkg.MixServer, options.mix],
+    [pkg.Client, options.client],
+  ];
+  for (const [{ service }, handlers] of services) {
+    if (handlers) server.addService(service, wrap(service, handlers, options.onInternalError));
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {

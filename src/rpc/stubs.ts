@@ -9,15 +9,15 @@ import type * as m from "./messages.ts";
 import { mixnetPackage } from "./proto.ts";
 import { RpcError } from "./errors.ts";
 
+type Callback<Res> = (error: grpc.ServiceError | null, response: Res) => void;
 type UnaryMethod<Req, Res> = (
   request: Req,
   options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
+  callback: Callback<Res>,
 ) => void;
-
 type StreamMethod<Req, Res> = (
   options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
+  callback: Callback<Res>,
 ) => grpc.ClientWritableStream<Req>;
 
 /** Options of a stub. */
@@ -52,14 +52,8 @@ class Stub {
   }
 
   protected call<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
-    const fn = (this.#client as unknown as Record<string, UnaryMethod<Req, Res>>)[method];
-    return new Promise<Res>((resolve, reject) => {
-      fn.call(this.#client, request, { deadline }, (error: grpc.ServiceError | null, res: Res) => {
-        if (error) reject(new RpcError(this.#name, method, error.code, error.details));
-        else resolve(res);
-      });
-    });
+    const fn = this.#method<UnaryMethod<Req, Res>>(method);
+    return this.#settle(method, options, (o, done) => fn.call(this.#client, request, o, done));
   }
 
   /** A client-streaming call: writes every request, then waits for the one response. */
@@ -68,15 +62,30 @@ class Stub {
     requests: readonly Req[],
     options: CallOptions = {},
   ): Promise<Res> {
+    const fn = this.#method<StreamMethod<Req, Res>>(method);
+    return this.#settle<Res>(method, options, (o, done) => {
+      const call = fn.call(this.#client, o, done);
+      for (const request of requests) call.write(request);
+      call.end();
+    });
+  }
+
+  #method<F>(method: string): F {
+    return (this.#client as unknown as Record<string, F>)[method];
+  }
+
+  /** Starts a call with its deadline and settles with its response or an {@link RpcError}. */
+  #settle<Res>(
+    method: string,
+    options: CallOptions,
+    start: (options: grpc.CallOptions, done: Callback<Res>) => void,
+  ): Promise<Res> {
     const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
-    const fn = (this.#client as unknown as Record<string, StreamMethod<Req, Res>>)[method];
     return new Promise<Res>((resolve, reject) => {
-      const call = fn.call(this.#client, { deadline }, (error, res) => {
+      start({ deadline }, (error, res) => {
         if (error) reject(new RpcError(this.#name, method, error.code, error.details));
         else resolve(res);
       });
-      for (const request of requests) call.write(request);
-      call.end();
     });
   }
 
