@@ -96,9 +96,14 @@ export function peelPackets(
   return { results, buffers };
 }
 
+/** Estimated microseconds of peeling `count` packets of `bytes` in all. */
+function workUs(count: number, bytes: number): number {
+  return count * PACKET_US + bytes * BYTE_US;
+}
+
 /** Whether a packet of `bytes` is worth peeling on a worker on its own. */
 export function worthPeelingAlone(bytes: number): boolean {
-  return PACKET_US + bytes * BYTE_US >= ALONE_US;
+  return workUs(1, bytes) >= ALONE_US;
 }
 
 /** Options of {@link Peeler}. */
@@ -181,8 +186,8 @@ export class Peeler {
   ): Promise<PeelResult[]> {
     if (packets.length === 0) return [];
     const { box, keyPair, payloadSize, layers } = this.#options;
-    const bytes = packets.reduce((sum, p) => sum + p.length, 0);
-    if (!options.offThread && packets.length * PACKET_US + bytes * BYTE_US <= INLINE_BUDGET_US) {
+    const work = workUs(packets.length, packets.reduce((sum, p) => sum + p.length, 0));
+    if (!options.offThread && work <= INLINE_BUDGET_US) {
       return peelPackets(box, packets, keyPair, { payloadSize, layers }).results;
     }
     // The batch is cut into jobs of nearly equal work, a multiple of the workers in number,
@@ -191,10 +196,9 @@ export class Peeler {
     // up, and no worker waits idle for its next job. Equal jobs matter for a few big packets:
     // 10 x 100 KB as jobs of 3, 3, 3 and 1 packets leaves one worker 6 packets and the other 4.
     const workers = this.#workers.length;
-    const workUs = packets.length * PACKET_US + bytes * BYTE_US;
     const perWorker = Math.min(
       MAX_JOBS_PER_WORKER,
-      Math.max(1, Math.floor(workUs / MIN_JOB_US / workers)),
+      Math.max(1, Math.floor(work / MIN_JOB_US / workers)),
     );
     const jobs = Math.min(packets.length, workers * perWorker);
     // Sizes differ by at most one packet, larger first, so both rounds of jobs are balanced.

@@ -198,8 +198,8 @@ export class RoundProcessor {
   }
 
   /**
-   * A round's packets as replay tags and peel results: from the chunks peeled on arrival when
-   * every chunk was, else read from the inbox and peeled now. Replayed packets (a tag seen in
+   * A round's packets as replay tags and peel results: from the parts peeled on arrival when
+   * they hold every packet of its inbox, else read from the inbox and peeled now. Replayed packets (a tag seen in
    * an earlier round or twice in this one) are dropped before or after peeling.
    */
   async #peelRound(round: number, drop: (reason: string) => void) {
