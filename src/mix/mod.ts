@@ -6,5 +6,4 @@
  */
 export { type MixNode, type MixOptions, startMix } from "./node.ts";
 export type { RoundRecord } from "./processor.ts";
-export { randomBelow, shuffle } from "./shuffle.ts";
 export { MixStore } from "./store.ts";

@@ -1,6 +1,7 @@
 /**
- * A uniform random permutation from the CSPRNG (Fisher–Yates with rejection sampling, so no
- * output order is more likely than another).
+ * Randomness from the CSPRNG: a uniform integer below a bound (rejection sampling, so no value
+ * is more likely than another) and a uniform random permutation (Fisher–Yates). Mixes shuffle
+ * their batches with it; clients draw their loop rounds.
  *
  * @module
  */

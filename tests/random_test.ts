@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBelow, shuffle } from "../../src/mix/mod.ts";
+import { randomBelow, shuffle } from "../src/random.ts";
 
 /** Chi-square statistic of observed counts against a uniform expectation. */
 function chiSquare(counts: number[], expected: number): number {
