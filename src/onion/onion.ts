@@ -4,18 +4,22 @@
  *
  * @module
  */
+import { randomFillSync } from "node:crypto";
 import { CryptoError, PacketError } from "../errors.ts";
-import type { KeyPair, SealedBox } from "../crypto/mod.ts";
+import { KEY_BYTES, type KeyPair, type SealedBox } from "../crypto/mod.ts";
 import { decodeHop, encodeHop, type Hop } from "./hop.ts";
 import {
   HopKind,
   innermostSize,
   LAYER_HEADER_BYTES,
   LAYER_VERSION,
+  MESSAGE_ID_BYTES,
   packetSize,
   PAYLOAD_HEADER_BYTES,
   PayloadKind,
 } from "./sizes.ts";
+
+const KINDS = new Set<number>(Object.values(PayloadKind));
 
 /** A node of a route: where it listens and its public key. */
 export interface RouteNode {
@@ -29,8 +33,13 @@ export interface RouteNode {
 export interface OnionSpec {
   /** The message bytes, at most `payloadSize`. */
   readonly message: Uint8Array;
-  /** A user message or a dummy. */
+  /** A user message, a dummy or a loop. */
   readonly kind: PayloadKind;
+  /**
+   * The message id ({@link MESSAGE_ID_BYTES} bytes): the same for every attempt at sending one
+   * message, so its recipient keeps it once. Random when absent.
+   */
+  readonly id?: Uint8Array;
   /** The recipient client, or `null` for cover traffic addressed to the sink. */
   readonly recipient: RouteNode | null;
   /** The mixes the packet crosses, in order. */
@@ -42,9 +51,11 @@ export interface OnionSpec {
 /**
  * Builds a packet for `spec.route[0]`: the message padded to `payloadSize` and sealed to the
  * recipient, then one layer per mix, innermost last. Every packet built for the same route
- * length and payload size has the same length.
+ * length and payload size has the same length, and every call uses fresh ephemeral keys, so
+ * two packets of one message share no bytes.
  *
- * @throws {PacketError} when the message is longer than `payloadSize`.
+ * @throws {PacketError} when the message is longer than `payloadSize` or the id is not
+ * {@link MESSAGE_ID_BYTES} bytes.
  */
 export function buildOnion(box: SealedBox, spec: OnionSpec): Uint8Array {
   const { message, payloadSize, route } = spec;
@@ -55,9 +66,17 @@ export function buildOnion(box: SealedBox, spec: OnionSpec): Uint8Array {
       { status: "out-of-range" },
     );
   }
+  const id = spec.id ?? newMessageId();
+  if (id.length !== MESSAGE_ID_BYTES) {
+    throw new PacketError(
+      `Message id must be ${MESSAGE_ID_BYTES} bytes, got ${id.length}`,
+      "bad-payload",
+    );
+  }
   const payload = new Uint8Array(PAYLOAD_HEADER_BYTES + payloadSize);
   payload[0] = spec.kind;
-  new DataView(payload.buffer).setUint32(1, message.length);
+  payload.set(id, 1);
+  new DataView(payload.buffer).setUint32(1 + MESSAGE_ID_BYTES, message.length);
   payload.set(message, PAYLOAD_HEADER_BYTES);
   // Cover traffic has no recipient: its innermost box is sealed to a throwaway key.
   const innermostKey = spec.recipient?.publicKey ?? box.generateKeyPair().publicKey;
@@ -115,10 +134,17 @@ export function peelLayer(
   return { next: decodeHop(layer, 1), inner: layer.subarray(LAYER_HEADER_BYTES) };
 }
 
+/** A fresh random message id. */
+export function newMessageId(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(MESSAGE_ID_BYTES));
+}
+
 /** The innermost payload, opened by its recipient. */
 export interface Payload {
-  /** A user message or a dummy. */
+  /** A user message, a dummy or a loop. */
   readonly kind: PayloadKind;
+  /** The message id, the same for every attempt at sending it. */
+  readonly id: Uint8Array;
   /** The message without its padding. */
   readonly message: Uint8Array;
 }
@@ -143,8 +169,8 @@ export function openPayload(
   }
   const plain = openOrThrow(box, packet, recipient, "open payload");
   const kind = plain[0];
-  const length = new DataView(plain.buffer, plain.byteOffset).getUint32(1);
-  if ((kind !== PayloadKind.message && kind !== PayloadKind.dummy) || length > payloadSize) {
+  const length = new DataView(plain.buffer, plain.byteOffset).getUint32(1 + MESSAGE_ID_BYTES);
+  if (!KINDS.has(kind) || length > payloadSize) {
     throw new PacketError(
       `Cannot open payload: malformed header (kind ${kind}, length ${length})`,
       "bad-payload",
@@ -152,8 +178,22 @@ export function openPayload(
   }
   return {
     kind: kind as PayloadKind,
+    id: plain.subarray(1, 1 + MESSAGE_ID_BYTES),
     message: plain.subarray(PAYLOAD_HEADER_BYTES, PAYLOAD_HEADER_BYTES + length),
   };
+}
+
+/**
+ * A packet of the innermost size that nobody but the mailbox's owner can tell from a real one:
+ * a fresh X25519 public key (as every sealed box starts with) and random bytes where a box's
+ * ciphertext and tag would be. Its owner finds that it does not open. The last mix fills every
+ * fetch up to `fetch_size` with these.
+ */
+export function mailboxPadding(box: SealedBox, payloadSize: number): Uint8Array {
+  const packet = new Uint8Array(innermostSize(payloadSize));
+  packet.set(box.generateKeyPair().publicKey);
+  randomFillSync(packet, KEY_BYTES);
+  return packet;
 }
 
 function openOrThrow(box: SealedBox, packet: Uint8Array, key: KeyPair, action: string) {

@@ -6,7 +6,8 @@
  *
  * and the innermost packet is a sealed box to the recipient holding
  *
- *   kind (1) ‖ message length (4, big-endian) ‖ message padded with zeros to payload_size.
+ *   kind (1) ‖ message id (16) ‖ message length (4, big-endian) ‖ message padded with zeros to
+ *   payload_size.
  *
  * @module
  */
@@ -41,15 +42,20 @@ export const LAYER_OVERHEAD = SEAL_OVERHEAD + LAYER_HEADER_BYTES;
 export const PayloadKind = {
   /** A user's message. */
   message: 1,
-  /** A dummy a client sends to itself when it has nothing to say. */
+  /** Cover traffic addressed to the sink: what a client sends when it has nothing to say. */
   dummy: 2,
+  /** A client's loop to its own mailbox, to notice a mix that drops its packets. */
+  loop: 3,
 } as const;
 
 /** A kind of innermost payload. */
 export type PayloadKind = typeof PayloadKind[keyof typeof PayloadKind];
 
-/** Bytes of the innermost plaintext before the message: kind (1) ‖ length (4). */
-export const PAYLOAD_HEADER_BYTES = 5;
+/** Bytes of a message id: random, chosen once per message and kept across its attempts. */
+export const MESSAGE_ID_BYTES = 16;
+
+/** Bytes of the innermost plaintext before the message: kind (1) ‖ id (16) ‖ length (4). */
+export const PAYLOAD_HEADER_BYTES = 1 + MESSAGE_ID_BYTES + 4;
 
 /** Bytes of the innermost packet (the recipient's sealed box) for a given `payload_size`. */
 export function innermostSize(payloadSize: number): number {
@@ -63,3 +69,9 @@ export function innermostSize(payloadSize: number): number {
 export function packetSize(payloadSize: number, layers: number): number {
   return innermostSize(payloadSize) + layers * LAYER_OVERHEAD;
 }
+
+/** Bytes of the token that names a mailbox fetch's response (random). */
+export const TOKEN_BYTES = 16;
+
+/** Bytes of a fetch notice before it is sealed: real, pending and dropped, uint32 each. */
+export const NOTICE_BYTES = 12;
