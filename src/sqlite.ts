@@ -47,6 +47,19 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
 }
 
 /**
+ * Adds a column to a table created by an earlier version, if it lacks it (a schema migration:
+ * `CREATE TABLE IF NOT EXISTS` leaves an old table as it was).
+ *
+ * @throws {MixnetError} naming the file when it cannot be written.
+ */
+export function addColumn(db: DatabaseSync, table: string, column: string, type: string): void {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all().map((c) => c.name);
+  if (!columns.includes(column)) {
+    write(db, () => db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`));
+  }
+}
+
+/**
  * Runs `fn` in one transaction: all of it is committed, or none. Inside a transaction already
  * in progress, `fn` simply joins it.
  *

@@ -30,12 +30,20 @@ export interface Config {
   readonly roundDuration: number;
   /** Seconds a mix waits past a round's end for late packets. */
   readonly roundTimeout: number;
-  /** Text a client sends, to itself, in a round with no real message. */
+  /** Text of the dummy a client sends to the sink in a round with nothing to say. */
   readonly dummyPayload: string;
   /** Fewest packets a mix forwards per round; cover packets fill the rest. */
   readonly minBatch: number;
   /** Most bytes of client packets the first mix queues in unprocessed rounds. */
   readonly maxQueuedBytes: number;
+  /** Rounds between two mailbox fetches of a client. */
+  readonly fetchEvery: number;
+  /** Packets every mailbox fetch returns (padded to it). */
+  readonly fetchSize: number;
+  /** Most packets a mailbox keeps at the last mix (oldest dropped first). */
+  readonly mailboxCapacity: number;
+  /** A client sends one loop to itself per this many rounds (0: none). */
+  readonly loopEvery: number;
   /** Bytes of message every packet carries (messages are padded to it). */
   readonly payloadSize: number;
   /** The cascade, in order: the first receives from clients, the last holds mailboxes. */
@@ -112,6 +120,10 @@ export function parseConfig(text: string, path: string): Config {
     maxQueuedBytes: raw.max_queued_bytes,
     dummyPayload: raw.dummy_payload,
     payloadSize: raw.payload_size,
+    fetchEvery: raw.fetch_every,
+    fetchSize: raw.fetch_size,
+    mailboxCapacity: raw.mailbox_capacity,
+    loopEvery: raw.loop_every,
     mixServers: freezeNodes(raw.mix_servers),
     clients: freezeNodes(raw.clients),
     keysDir: within(raw.keys_dir),
@@ -177,6 +189,12 @@ function checkConsistency(path: string, raw: RawConfig): void {
     problems.push(
       `${path}: messages_per_round: expected at most the number of clients ` +
         `(${raw.clients.length}), got ${raw.messages_per_round}`,
+    );
+  }
+  if (raw.mailbox_capacity < raw.fetch_size) {
+    problems.push(
+      `${path}: mailbox_capacity: expected at least fetch_size (${raw.fetch_size}), got ` +
+        `${raw.mailbox_capacity}`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));

@@ -54,6 +54,23 @@ export const configSchema = z.strictObject({
    * packets are refused with RESOURCE_EXHAUSTED instead of queueing without limit.
    */
   max_queued_bytes: z.number().int().min(1).default(1024 * 1024 * 1024),
+  /**
+   * Rounds between two fetches of a client's mailbox. Every client fetches on this cadence
+   * whether or not its user asks, so polls look the same for everyone.
+   */
+  fetch_every: z.number().int().min(1).max(1000).default(1),
+  /** Packets every fetch returns: real ones first, padded to this count. */
+  fetch_size: z.number().int().min(1).max(1000).default(2),
+  /**
+   * Most packets a mailbox keeps at the last mix; beyond it the oldest are dropped, counted,
+   * and the owner is told in its next fetch.
+   */
+  mailbox_capacity: z.number().int().min(1).max(1_000_000).default(256),
+  /**
+   * Each client sends one loop message to itself at a random round of every `loop_every`
+   * rounds, and raises an alarm when one does not come back; 0 sends none.
+   */
+  loop_every: z.number().int().min(0).max(100_000).default(10),
   /** Folder of secret keys, relative to the config file. */
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */

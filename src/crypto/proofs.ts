@@ -24,14 +24,18 @@ export function forwardProof(
   return ["forward", r.client_id, r.round, r.payload];
 }
 
-/** A client proves to the last mix that it owns the mailbox it polls, at a fresh time. */
+/**
+ * A client proves to the last mix that it owns the mailbox it fetches, at a fresh time, and
+ * which round it waits for and which response it acknowledges.
+ */
 export function pollProof(r: {
   client_id: string;
   client_addr: string;
   timestamp_ms: number;
-  ack_cursor: number;
+  round: number;
+  ack: Uint8Array;
 }): [string, ...MacField[]] {
-  return ["poll", r.client_id, r.client_addr, r.timestamp_ms, r.ack_cursor];
+  return ["poll", r.client_id, r.client_addr, r.timestamp_ms, r.round, r.ack];
 }
 
 /** A mix proves to the next mix that it sent this chunk of this round's batch. */

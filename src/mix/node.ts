@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { packetSize } from "../onion/mod.ts";
 import {
+  fetchHoldMs,
   maxMessageBytes,
   type MixServerHandlers,
   MixServerStub,
@@ -100,7 +101,10 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const store = new MixStore(
     join(config.dataDir, `${id}.sqlite`),
     encodeBase64(keyPair.publicKey),
-    packetBytes,
+    {
+      packetBytes,
+      mailboxCapacity: config.mailboxCapacity,
+    },
   );
   const peeler = new Peeler({
     box,
@@ -138,6 +142,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     onCommitted: (round) => {
       collector?.processed(round);
       forwarder?.wake();
+      mailboxes?.stored(round);
     },
     cover: next && config.minBatch > 0
       ? {
@@ -203,10 +208,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     });
   const mailboxes = next ? undefined : new Mailboxes({
     store,
+    box,
     mac,
     keys,
     clients: new Map(config.clients.map((c) => [c.id, c.address])),
-    maxResponseBytes: limit - 64 * 1024,
+    fetchSize: config.fetchSize,
+    payloadSize: config.payloadSize,
+    holdMs: fetchHoldMs(config),
     metrics,
   });
 
@@ -253,7 +261,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
         const last = config.mixServers[config.mixServers.length - 1];
         notHere("PollMessages", `mailboxes are at the last mix, ${last.id} at ${last.address}`);
       }
-      return mailboxes!.poll(request);
+      return mailboxes!.poll(request, stopping.signal);
     },
     ForwardBatch(chunks) {
       checkServing();

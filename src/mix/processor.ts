@@ -19,7 +19,7 @@ import type { Metrics } from "../metrics.ts";
 import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
 import { nowMs, sleep } from "../round_clock.ts";
 import type { Peeler, PeelResult } from "./peeler.ts";
-import { shuffle } from "./shuffle.ts";
+import { shuffle } from "../random.ts";
 import type { MixStore } from "./store.ts";
 
 /** Backoff between attempts at a round whose processing failed. */
@@ -297,8 +297,12 @@ export class RoundProcessor {
     }
     shuffle(outgoing);
     shuffle(deliveries);
-    store.commitRound({ round, tags: opened, outgoing, deliveries });
+    const overflow = store.commitRound({ round, tags: opened, outgoing, deliveries });
     const committedMs = nowMs();
+    if (overflow > 0) {
+      metrics.count("mailbox.dropped", overflow);
+      logger.warn("mailboxes over capacity: oldest packets dropped", { round, dropped: overflow });
+    }
     const out = outgoing.length + deliveries.length;
     const totalDropped = Object.values(dropped).reduce((a, b) => a + b, 0);
     for (const [reason, n] of Object.entries(dropped)) metrics.count(`dropped.${reason}`, n);

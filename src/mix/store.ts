@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
+import { addColumn, type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
 import type { StatementSync } from "node:sqlite";
 
 const SCHEMA = `
@@ -22,17 +22,30 @@ CREATE TABLE IF NOT EXISTS outbox (
   round INTEGER NOT NULL, idx INTEGER NOT NULL, packet BLOB NOT NULL, PRIMARY KEY (round, idx));
 CREATE TABLE IF NOT EXISTS mailbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, round INTEGER NOT NULL,
-  packet BLOB NOT NULL);
+  packet BLOB NOT NULL, sent_in BLOB);
 CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
+CREATE TABLE IF NOT EXISTS mailbox_dropped (recipient TEXT PRIMARY KEY, total INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS poll_clock (client_id TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL);
 `;
 
-/** A mailbox entry. */
-export interface MailboxEntry {
-  /** Increasing id; the poll cursor. */
-  readonly id: number;
-  /** The recipient's packet. */
-  readonly packet: Uint8Array;
+/** What one mailbox fetch takes from the store. */
+export interface MailboxFetch {
+  /** The oldest waiting packets, at most the fetch size. */
+  readonly packets: Uint8Array[];
+  /** Packets still waiting after these. */
+  readonly pending: number;
+  /** Packets this mailbox has dropped for want of room, ever. */
+  readonly dropped: number;
+  /** The last round stored (-1 before the first). */
+  readonly round: number;
+}
+
+/** Options of {@link MixStore}. */
+export interface MixStoreOptions {
+  /** Size of the packets it stores, which sizes the pages of a new file. */
+  readonly packetBytes?: number;
+  /** Most packets one mailbox keeps (the oldest are dropped); default unbounded. */
+  readonly mailboxCapacity?: number;
 }
 
 /** What a round's processing commits at once. */
@@ -51,16 +64,18 @@ export interface RoundOutcome {
 export class MixStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #mailboxCapacity: number;
 
   /**
    * Opens the store at `path` for a mix whose public key is `publicKeyText`; replay tags are
-   * kept for the life of that key and cleared when it changes. `packetBytes`, the size of the
-   * packets it stores, sizes the pages of a new file.
+   * kept for the life of that key and cleared when it changes.
    *
    * @throws {MixnetError} when the file cannot be opened.
    */
-  constructor(path: string, publicKeyText: string, packetBytes = 0) {
-    this.#db = openDatabase(path, SCHEMA, packetBytes);
+  constructor(path: string, publicKeyText: string, options: MixStoreOptions = {}) {
+    this.#db = openDatabase(path, SCHEMA, options.packetBytes ?? 0);
+    this.#mailboxCapacity = options.mailboxCapacity ?? Number.MAX_SAFE_INTEGER;
+    addColumn(this.#db, "mailbox", "sent_in", "BLOB");
     if (this.getMeta("public_key") !== publicKeyText) {
       transaction(this.#db, () => {
         this.#db.exec("DELETE FROM tags");
@@ -196,20 +211,40 @@ export class MixStore {
 
   /**
    * Commits a processed round in one transaction: its tags, its outgoing batch or mailbox
-   * deliveries, the removal of its inbox packets, and the last processed round. Returns the
-   * mailbox ids of the deliveries.
+   * deliveries, the removal of its inbox packets, and the last processed round. A mailbox over
+   * its capacity loses its oldest packets; returns how many were dropped so.
    */
-  commitRound(outcome: RoundOutcome): void {
-    transaction(this.#db, () => {
+  commitRound(outcome: RoundOutcome): number {
+    return transaction(this.#db, () => {
       const tag = this.#sql("INSERT OR IGNORE INTO tags (tag) VALUES (?)");
       for (const t of outcome.tags) tag.run(t);
       const out = this.#sql("INSERT INTO outbox (round, idx, packet) VALUES (?, ?, ?)");
       outcome.outgoing?.forEach((packet, i) => out.run(outcome.round, i, packet));
       const deliver = this.#sql("INSERT INTO mailbox (recipient, round, packet) VALUES (?, ?, ?)");
       for (const d of outcome.deliveries ?? []) deliver.run(d.recipient, outcome.round, d.packet);
+      let dropped = 0;
+      for (const recipient of new Set(outcome.deliveries?.map((d) => d.recipient))) {
+        dropped += this.#trimMailbox(recipient);
+      }
       this.#sql("DELETE FROM inbox WHERE round = ?").run(outcome.round);
       this.setMeta("last_processed", outcome.round);
+      return dropped;
     });
+  }
+
+  /** Drops a mailbox's oldest packets beyond its capacity and counts them; returns how many. */
+  #trimMailbox(recipient: string): number {
+    const excess = this.mailboxSize(recipient) - this.#mailboxCapacity;
+    if (excess <= 0) return 0;
+    this.#sql(
+      `DELETE FROM mailbox WHERE id IN
+       (SELECT id FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?)`,
+    ).run(recipient, excess);
+    this.#sql(
+      `INSERT INTO mailbox_dropped (recipient, total) VALUES (?, ?)
+       ON CONFLICT (recipient) DO UPDATE SET total = total + excluded.total`,
+    ).run(recipient, excess);
+    return excess;
   }
 
   /** The oldest round waiting in the outbox with its packets, if any. */
@@ -235,25 +270,35 @@ export class MixStore {
   }
 
   /**
-   * Polls a mailbox: deletes entries up to `ackCursor`, then returns pending ones in arrival
-   * order, at most `maxBytes` of packets (at least one).
+   * One fetch of a mailbox, in one transaction: deletes the packets of the response `ack`
+   * names (the last one its owner stored), then takes the oldest `size` waiting packets and
+   * marks them with `token`, the name of this response. Packets of a response that was never
+   * acknowledged are sent again in the next one.
    */
-  poll(recipient: string, ackCursor: number, maxBytes: number): MailboxEntry[] {
+  fetch(recipient: string, ack: Uint8Array, size: number, token: Uint8Array): MailboxFetch {
     return transaction(this.#db, () => {
-      this.#sql("DELETE FROM mailbox WHERE recipient = ? AND id <= ?").run(recipient, ackCursor);
-      const entries: MailboxEntry[] = [];
-      let bytes = 0;
-      for (
-        const row of this.#sql("SELECT id, packet FROM mailbox WHERE recipient = ? ORDER BY id")
-          .iterate(recipient)
-      ) {
-        const packet = row.packet as Uint8Array;
-        if (entries.length > 0 && bytes + packet.length > maxBytes) break;
-        bytes += packet.length;
-        entries.push({ id: Number(row.id), packet });
+      if (ack.length > 0) {
+        this.#sql("DELETE FROM mailbox WHERE recipient = ? AND sent_in = ?").run(recipient, ack);
       }
-      return entries;
+      const rows = this.#sql(
+        "SELECT id, packet FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?",
+      ).all(recipient, size);
+      const mark = this.#sql("UPDATE mailbox SET sent_in = ? WHERE id = ?");
+      for (const row of rows) mark.run(token, row.id as number);
+      const dropped = this.#sql("SELECT total FROM mailbox_dropped WHERE recipient = ?")
+        .get(recipient);
+      return {
+        packets: rows.map((r) => r.packet as Uint8Array),
+        pending: this.mailboxSize(recipient) - rows.length,
+        dropped: dropped ? Number(dropped.total) : 0,
+        round: this.lastProcessed(),
+      };
     });
+  }
+
+  /** The last round processed (committed), -1 before the first. */
+  lastProcessed(): number {
+    return Number(this.getMeta("last_processed") ?? -1);
   }
 
   /** Entries waiting in a mailbox (for tests and metrics). */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
-import { packetSize } from "../onion/mod.ts";
+import { innermostSize, packetSize } from "../onion/mod.ts";
 
 /**
  * Largest share of a round one message of the `ForwardBatch` stream carries. A round travels as
@@ -39,9 +39,20 @@ const MESSAGE_SLACK = 64 * 1024;
 
 /**
  * The largest gRPC message any node of `config` sends or accepts: one round's batch at the
- * first mix (every client's packet), with framing.
+ * first mix (every client's packet), or one mailbox fetch, with framing.
  */
 export function maxMessageBytes(config: Config): number {
   const packet = packetSize(config.payloadSize, config.mixServers.length);
-  return config.clients.length * (packet + PER_PACKET_SLACK) + MESSAGE_SLACK;
+  const batch = config.clients.length * (packet + PER_PACKET_SLACK);
+  const fetch = config.fetchSize * (innermostSize(config.payloadSize) + PER_PACKET_SLACK);
+  return Math.max(batch, fetch) + MESSAGE_SLACK;
+}
+
+/**
+ * How long the last mix holds a fetch for a round it has not stored yet: ten rounds, at least
+ * 2 s and at most 30 s. Every client waits on the same rounds, so a stalled cascade answers
+ * every fetch at the same moment too.
+ */
+export function fetchHoldMs(config: Config): number {
+  return Math.min(30_000, Math.max(2_000, 10_000 * config.roundDuration));
 }

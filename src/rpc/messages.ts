@@ -16,18 +16,25 @@ export interface ForwardMessageRequest {
 export interface ForwardMessageResponse {
   status: string;
 }
-/** A mailbox poll at the last mix. */
+/** A mailbox fetch at the last mix. */
 export interface PollMessagesRequest {
   client_addr: string;
   client_id: string;
   timestamp_ms: number;
-  ack_cursor: number;
   mac: Uint8Array;
+  /** Token of the last response stored (empty on the first fetch). */
+  ack: Uint8Array;
+  /** The round whose deliveries to wait for; negative: answer at once. */
+  round: number;
 }
-/** Pending mailbox payloads and the cursor that acknowledges them. */
+/** One fetch: `fetch_size` packets, the token that acknowledges them, and a sealed notice. */
 export interface PollMessagesResponse {
   payloads: Uint8Array[];
-  cursor: number;
+  token: Uint8Array;
+  /** The last round stored at the mix (-1 before the first). */
+  round: number;
+  /** Sealed to the client: real payloads, payloads still queued, payloads dropped (uint32s). */
+  notice: Uint8Array;
 }
 /** A client joining the network. */
 export interface RegisterRequest {

@@ -5,7 +5,7 @@
  * @module
  */
 export { grpc, RpcError, toServiceError } from "./errors.ts";
-export { BATCH_CHUNK_BYTES, chunkBatch, maxMessageBytes } from "./limits.ts";
+export { BATCH_CHUNK_BYTES, chunkBatch, fetchHoldMs, maxMessageBytes } from "./limits.ts";
 export type * from "./messages.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
 export { type RpcServer, type ServeOptions, startServer } from "./server.ts";

@@ -14,7 +14,7 @@ type UnaryMethod<Req, Res> = (
   request: Req,
   options: grpc.CallOptions,
   callback: Callback<Res>,
-) => void;
+) => grpc.Call;
 type StreamMethod<Req, Res> = (
   options: grpc.CallOptions,
   callback: Callback<Res>,
@@ -34,6 +34,8 @@ export interface StubOptions {
 export interface CallOptions {
   /** Deadline of this call in milliseconds. */
   readonly timeoutMs?: number;
+  /** Cancels the call (it fails with CANCELLED) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 class Stub {
@@ -67,6 +69,7 @@ class Stub {
       const call = fn.call(this.#client, o, done);
       for (const request of requests) call.write(request);
       call.end();
+      return call;
     });
   }
 
@@ -74,18 +77,26 @@ class Stub {
     return (this.#client as unknown as Record<string, F>)[method];
   }
 
-  /** Starts a call with its deadline and settles with its response or an {@link RpcError}. */
+  /**
+   * Starts a call with its deadline, cancels it when the signal aborts, and settles with its
+   * response or an {@link RpcError}.
+   */
   #settle<Res>(
     method: string,
     options: CallOptions,
-    start: (options: grpc.CallOptions, done: Callback<Res>) => void,
+    start: (options: grpc.CallOptions, done: Callback<Res>) => grpc.Call,
   ): Promise<Res> {
     const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
+    const { signal } = options;
     return new Promise<Res>((resolve, reject) => {
-      start({ deadline }, (error, res) => {
+      const cancel = () => call.cancel();
+      const call = start({ deadline }, (error, res) => {
+        signal?.removeEventListener("abort", cancel);
         if (error) reject(new RpcError(this.#name, method, error.code, error.details));
         else resolve(res);
       });
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener("abort", cancel, { once: true });
     });
   }
 
