@@ -11,22 +11,19 @@ import type { Metrics } from "../metrics.ts";
 import type { RouteNode } from "../onion/mod.ts";
 import type { ClientStore } from "./store.ts";
 
-/** What a client records about each event. */
+/**
+ * What a client records about each event: timings only. Nothing says whether a round carried
+ * a message, a loop or a dummy, nor who a message was for or from.
+ */
 export interface ClientRecord {
-  /** `prepared`, `sent`, `polled` or `delivered` (a message to itself arrived). */
-  readonly event: "prepared" | "sent" | "polled" | "delivered";
-  /** The round a packet was sent in. */
+  /** `prepared` (a message queued), `sent` (a round's packet) or `fetched` (a mailbox fetch). */
+  readonly event: "prepared" | "sent" | "fetched";
+  /** The round a packet was sent in, or a fetch waited for. */
   readonly round?: number;
-  /** Whether the sent packet was a real message or a dummy. */
-  readonly kind?: "message" | "dummy";
-  /** Milliseconds building an onion, sending a packet, or polling the mailbox. */
+  /** Milliseconds building an onion, sending a packet, or fetching the mailbox. */
   readonly prepare_ms?: number;
   readonly send_ms?: number;
-  readonly poll_ms?: number;
-  /** Messages a poll fetched. */
-  readonly messages?: number;
-  /** From PrepareMessage to holding the decrypted message (messages to itself). */
-  readonly latency_ms?: number;
+  readonly fetch_ms?: number;
 }
 
 /** The shared state of a client's stages. */

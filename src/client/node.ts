@@ -1,6 +1,7 @@
 /**
  * A client wired together: keys of the mixes, registration and the start barrier, then the
- * round clock (sender), the mailbox (receiver) and the user's gRPC service.
+ * round clock (sender), the mailbox fetches (receiver), the loop cover that watches both, and
+ * the user's gRPC service.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import {
   type WaitForStartResponse,
 } from "../rpc/mod.ts";
 import type { ClientContext, ClientRecord } from "./context.ts";
+import { LoopCover } from "./loops.ts";
 import { Preparer } from "./preparer.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
@@ -51,8 +53,12 @@ export interface ClientOptions {
 /** A running client. */
 export interface ClientNode {
   readonly id: string;
-  /** The round in which rounds started, and the clock. */
+  /** The round clock. */
   readonly clock: RoundClock;
+  /** Whether the loop cover has raised its alarm (a loop was lost, none came back since). */
+  readonly alarm: boolean;
+  /** Messages queued and not yet acknowledged by the first mix. */
+  queueLength(): number;
   readonly metrics: Metrics<ClientRecord>;
   /** Graceful stop; `exiting` skips the gRPC shutdown (see MixNode.stop). */
   stop(options?: { exiting?: boolean }): Promise<void>;
@@ -120,13 +126,19 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     throw error;
   }
   const clock = new RoundClock(start.epoch_ms, start.round_duration_s || start.round_duration);
-  const sender = new Sender(ctx, clock, firstStub, route[0].publicKey, () => {
+  const loops = new LoopCover({
+    every: config.loopEvery,
+    store,
+    metrics: ctx.metrics,
+    logger,
+  });
+  const sender = new Sender(ctx, clock, firstStub, route[0].publicKey, loops, () => {
     register(ctx, firstStub, route[0].publicKey, timeoutMs).catch((error) =>
       logger.error("re-registration failed", { error: (error as Error).message })
     );
   });
-  const preparer = new Preparer(ctx, () => sender.nextRound);
-  const receiver = new Receiver(ctx, lastStub, route[route.length - 1].publicKey);
+  const preparer = new Preparer(ctx, (ahead) => sender.roundFor(ahead));
+  const receiver = new Receiver(ctx, clock, lastStub, route[route.length - 1].publicKey, loops);
   let stopping = false;
   const serving = () => {
     if (stopping) throw new MixnetError(`${id} is stopping`, { status: "unavailable" });
@@ -140,9 +152,9 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
           serving();
           return Promise.resolve(preparer.prepare(request));
         },
-        async PollMessages() {
+        PollMessages() {
           serving();
-          return { messages: await receiver.takeMessages() };
+          return Promise.resolve({ messages: receiver.takeMessages() });
         },
       },
       onInternalError: (method, error) =>
@@ -153,6 +165,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     throw error;
   }
   sender.start();
+  receiver.start();
   logger.info("ready", {
     address: self.address,
     round: sender.nextRound,
@@ -162,11 +175,15 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   return {
     id,
     clock,
+    get alarm() {
+      return loops.alarm;
+    },
+    queueLength: () => store.queueLength(),
     metrics: ctx.metrics,
     async stop(stopOptions = {}) {
       stopping = true;
       if (!stopOptions.exiting) await server.close(1000);
-      await sender.stop();
+      await Promise.all([sender.stop(), receiver.stop()]);
       closeAll();
       logger.info("stopped");
     },

@@ -1,33 +1,31 @@
 /**
- * PrepareMessage: validates the recipient and the message, builds the onion at once (the
- * measured preparation time) and queues it durably.
+ * PrepareMessage: validates the recipient and the message, builds the onion for its first
+ * attempt at once (the measured preparation time) and queues it durably, with what a later
+ * attempt needs to build a fresh one.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { decodePublicKey } from "../crypto/mod.ts";
 import { MixnetError } from "../errors.ts";
-import { buildOnion, PayloadKind } from "../onion/mod.ts";
+import { buildOnion, newMessageId, PayloadKind } from "../onion/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import type { PrepareMessageRequest, PrepareMessageResponse } from "../rpc/mod.ts";
 import type { ClientContext } from "./context.ts";
 
 const encoder = new TextEncoder();
 
-/** Digest of a message, to recognise a message to itself when it comes back. */
-export function messageDigest(message: Uint8Array): string {
-  return createHash("sha256").update(message).digest("hex");
-}
-
 /** Builds and queues user messages. */
 export class Preparer {
   readonly #ctx: ClientContext;
-  readonly #nextRound: () => number;
+  readonly #roundFor: (ahead: number) => number;
 
-  /** Creates a preparer; `nextRound` tells the round the next queued packet leaves in. */
-  constructor(ctx: ClientContext, nextRound: () => number) {
+  /**
+   * Creates a preparer; `roundFor(ahead)` tells the round a message leaves in when `ahead`
+   * messages are queued before it.
+   */
+  constructor(ctx: ClientContext, roundFor: (ahead: number) => number) {
     this.#ctx = ctx;
-    this.#nextRound = nextRound;
+    this.#roundFor = roundFor;
   }
 
   /**
@@ -48,24 +46,29 @@ export class Preparer {
     }
     const publicKey = decodePublicKey(request.recipient_pubkey, "recipient_pubkey");
     const message = encoder.encode(request.message);
+    const messageId = newMessageId();
     const started = nowMs();
     const packet = buildOnion(this.#ctx.box, {
       message,
       kind: PayloadKind.message,
+      id: messageId,
       recipient: { address: recipient.address, publicKey },
       route: this.#ctx.route,
       payloadSize: config.payloadSize,
     });
     const prepareMs = nowMs() - started;
-    if (recipient.id === this.#ctx.id) store.rememberSentToSelf(messageDigest(message), started);
-    const ahead = store.enqueue(packet, started);
-    const round = this.#nextRound() + ahead;
-    this.#ctx.metrics.record({ event: "prepared", round, prepare_ms: round3(prepareMs) });
-    this.#ctx.logger.info("message queued", {
-      to: recipient.id,
-      round,
-      prepare_ms: round3(prepareMs),
+    const ahead = store.enqueue({
+      packet,
+      message,
+      recipientAddress: recipient.address,
+      recipientKey: publicKey,
+      messageId,
+      preparedMs: started,
     });
+    const round = this.#roundFor(ahead);
+    this.#ctx.metrics.record({ event: "prepared", prepare_ms: round3(prepareMs) });
+    // Who it is for, and the round it leaves in, are the user's to know, not the log's.
+    this.#ctx.logger.debug("message queued", { prepare_ms: round3(prepareMs) });
     return { status: true, round, reason: "", prepare_ms: prepareMs };
   }
 }

@@ -1,108 +1,186 @@
 /**
- * The client's side of its mailbox: polls the last mix with proof of its key, acknowledging
- * the previous poll's cursor; decrypts, drops dummies and what it cannot open (counted), and
- * keeps messages durably until they are handed to the user.
+ * The client's side of its mailbox. It fetches on its own, every `fetch_every` rounds, whether
+ * or not its user asks: each fetch names the round it waits for (the last mix answers every
+ * client's fetch of a round when it has stored that round) and acknowledges the response
+ * before it. It opens the real packets the sealed notice counts, keeps new messages durably
+ * until they are handed to the user (a message that arrives twice is kept once), brings loops
+ * home, and says when the mailbox dropped messages for want of room. The user's poll reads
+ * what was fetched; it never calls the mix itself.
  *
  * @module
  */
 import { pollProof } from "../crypto/mod.ts";
-import { PacketError } from "../errors.ts";
-import { openPayload, PayloadKind } from "../onion/mod.ts";
-import { nowMs } from "../round_clock.ts";
-import type { MixServerStub, PollMessagesRequest } from "../rpc/mod.ts";
+import { CryptoError, errorMessage, PacketError } from "../errors.ts";
+import { decodeNotice, type FetchNotice, openPayload, PayloadKind } from "../onion/mod.ts";
+import { nowMs, type RoundClock, sleep } from "../round_clock.ts";
+import {
+  fetchHoldMs,
+  type MixServerStub,
+  type PollMessagesRequest,
+  type PollMessagesResponse,
+} from "../rpc/mod.ts";
 import type { ClientContext } from "./context.ts";
-import { messageDigest } from "./preparer.ts";
+import type { LoopCover } from "./loops.ts";
 
 const decoder = new TextDecoder();
-/** Most mailbox pages one user poll drains, so a flood cannot hold it forever. */
-const MAX_PAGES = 1000;
+/** Backoff bounds while the last mix cannot be reached. */
+const MIN_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
 
-/** Fetches and decrypts this client's mailbox. */
+/** Fetches and decrypts this client's mailbox on the fetch cadence. */
 export class Receiver {
   readonly #ctx: ClientContext;
+  readonly #clock: RoundClock;
   readonly #stub: MixServerStub;
   readonly #lastMixKey: Uint8Array;
-  #lastClock = 0;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #loops: LoopCover;
+  readonly #stop = new AbortController();
+  #pollClock: number;
+  #done: Promise<void> = Promise.resolve();
 
   /** Creates the receiver for the last mix's stub and key. */
-  constructor(ctx: ClientContext, stub: MixServerStub, lastMixKey: Uint8Array) {
+  constructor(
+    ctx: ClientContext,
+    clock: RoundClock,
+    stub: MixServerStub,
+    lastMixKey: Uint8Array,
+    loops: LoopCover,
+  ) {
     this.#ctx = ctx;
+    this.#clock = clock;
     this.#stub = stub;
     this.#lastMixKey = lastMixKey;
+    this.#loops = loops;
+    this.#pollClock = Number(ctx.store.get("poll_clock_ms") ?? 0);
   }
 
-  /**
-   * Drains the mailbox (the last mix answers in pages; each poll acknowledges the previous
-   * page), then returns every message not yet handed over, in arrival order.
-   */
-  takeMessages(): Promise<string[]> {
-    return this.#serialized(async () => {
-      for (let page = 0; page < MAX_PAGES && await this.#fetch() > 0; page++);
-      const pending = this.#ctx.store.pending();
-      if (pending.length > 0) this.#ctx.store.handedOver(pending[pending.length - 1].id);
-      return pending.map((p) => decoder.decode(p.message));
-    });
+  /** Starts fetching. */
+  start(): void {
+    this.#done = this.#run();
   }
 
-  /**
-   * One mailbox poll; the fetched messages and the new cursor are stored together. Returns
-   * how many packets the page held.
-   */
-  async #fetch(): Promise<number> {
-    const { store, mac, id, self, box, keyPair, config, metrics, logger } = this.#ctx;
+  /** Stops after the fetch in flight (a held fetch is abandoned: its packets are sent again). */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#done;
+  }
+
+  /** Every message fetched and not yet handed to the user, in arrival order. */
+  takeMessages(): string[] {
+    const { store } = this.#ctx;
+    const pending = store.pending();
+    if (pending.length > 0) store.handedOver(pending[pending.length - 1].id);
+    return pending.map((p) => decoder.decode(p.message));
+  }
+
+  async #run(): Promise<void> {
+    const { logger, metrics } = this.#ctx;
+    const every = this.#ctx.config.fetchEvery;
+    const signal = this.#stop.signal;
+    // Every client waits for the same rounds: multiples of fetch_every.
+    const cadence = (round: number) => Math.ceil(round / every) * every;
+    let round = cadence(this.#clock.roundAt(Date.now()));
+    let backoff = MIN_RETRY_MS;
+    while (!signal.aborted) {
+      let stored: number;
+      try {
+        stored = await this.#fetch(round);
+        backoff = MIN_RETRY_MS;
+      } catch (error) {
+        if (signal.aborted) break;
+        metrics.count("fetch.failed");
+        if (backoff === MIN_RETRY_MS || backoff === MAX_RETRY_MS) {
+          logger.warn("mailbox fetch failed, retrying", { round, error: errorMessage(error) });
+        }
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, MAX_RETRY_MS);
+        continue;
+      }
+      // Wait for the next round on the cadence after the last one stored; a fetch answered on
+      // the hold, before its round was stored, waits for the same round again.
+      if (stored >= round) round = cadence(stored + 1);
+    }
+  }
+
+  /** One fetch; returns the last round the mix has stored. */
+  async #fetch(round: number): Promise<number> {
+    const { store, mac, id, self, config, metrics } = this.#ctx;
     const started = nowMs();
-    this.#lastClock = Math.max(
-      this.#lastClock + 1,
-      Date.now(),
-      Number(store.get("poll_clock_ms") ?? 0) + 1,
-    );
+    this.#pollClock = Math.max(this.#pollClock + 1, Date.now());
     const request: PollMessagesRequest = {
       client_addr: self.address,
       client_id: id,
-      timestamp_ms: this.#lastClock,
-      ack_cursor: Number(store.get("cursor") ?? 0),
+      timestamp_ms: this.#pollClock,
+      round,
+      ack: store.fetchToken(),
       mac: new Uint8Array(),
     };
     request.mac = mac.sign(this.#lastMixKey, ...pollProof(request));
-    const response = await this.#stub.pollMessages(request);
-    const messages: Uint8Array[] = [];
-    for (const packet of response.payloads) {
-      try {
-        const payload = openPayload(box, packet, keyPair, config.payloadSize);
-        if (payload.kind === PayloadKind.dummy) {
-          metrics.count("received.dummy");
-          continue;
-        }
-        messages.push(payload.message.slice());
-        metrics.count("received.message");
-      } catch (error) {
-        if (!(error instanceof PacketError)) throw error;
+    const response = await this.#stub.pollMessages(request, {
+      timeoutMs: fetchHoldMs(config) + 10_000,
+      signal: this.#stop.signal,
+    });
+    const notice = this.#notice(response);
+    const messages: { id: Uint8Array; message: Uint8Array }[] = [];
+    const loops: Uint8Array[] = [];
+    for (const packet of response.payloads.slice(0, notice?.real ?? response.payloads.length)) {
+      const payload = this.#open(packet, notice === undefined);
+      if (payload?.kind === PayloadKind.message) {
+        messages.push({ id: payload.id.slice(), message: payload.message.slice() });
+      } else if (payload?.kind === PayloadKind.loop) loops.push(payload.id.slice());
+    }
+    const droppedBefore = Number(store.get("dropped_total") ?? 0);
+    const dropped = notice?.dropped ?? droppedBefore;
+    const done = this.#loops.fetched(loops, response.round, notice?.pending ?? 1);
+    const fresh = store.storeFetch({
+      messages,
+      loopsDone: done,
+      token: response.token,
+      pollClockMs: this.#pollClock,
+      droppedTotal: dropped,
+    });
+    if (dropped > droppedBefore) {
+      metrics.count("mailbox.dropped", dropped - droppedBefore);
+      this.#ctx.logger.warn(
+        "the mailbox at the last mix was full: the oldest messages were dropped there",
+        { dropped: dropped - droppedBefore },
+      );
+    }
+    if (fresh.length > 0) metrics.count("received", fresh.length);
+    metrics.count("fetched");
+    metrics.record({ event: "fetched", round, fetch_ms: round3(nowMs() - started) });
+    return response.round;
+  }
+
+  /** The response's sealed notice, or undefined (counted) when it does not open. */
+  #notice(response: PollMessagesResponse): FetchNotice | undefined {
+    try {
+      return decodeNotice(this.#ctx.box.open(response.notice, this.#ctx.keyPair));
+    } catch (error) {
+      this.#ctx.metrics.count("fetch.bad_notice");
+      this.#ctx.logger.warn("a fetch's notice does not open: every packet is tried", {
+        error: errorMessage(error),
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * Opens one packet. Without a notice, padding is expected among them and a packet that does
+   * not open is skipped quietly; otherwise it is counted and reported.
+   */
+  #open(packet: Uint8Array, paddingExpected: boolean) {
+    const { box, keyPair, config, metrics, logger } = this.#ctx;
+    try {
+      return openPayload(box, packet, keyPair, config.payloadSize);
+    } catch (error) {
+      if (!(error instanceof PacketError || error instanceof CryptoError)) throw error;
+      if (!paddingExpected) {
         metrics.count("received.undecryptable");
         logger.warn("dropped a mailbox packet that does not open", { error: error.message });
       }
+      return undefined;
     }
-    store.storeFetched(messages, response.cursor, this.#lastClock);
-    metrics.record({
-      event: "polled",
-      poll_ms: round3(nowMs() - started),
-      messages: messages.length,
-    });
-    for (const message of messages) {
-      const preparedMs = store.takeSentToSelf(messageDigest(message));
-      if (preparedMs !== undefined) {
-        const latency = round3(nowMs() - preparedMs);
-        metrics.record({ event: "delivered", latency_ms: latency });
-        logger.info("message delivered", { latency_ms: latency });
-      }
-    }
-    return response.payloads.length;
-  }
-
-  #serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(fn, fn);
-    this.#queue = result.catch(() => {});
-    return result;
   }
 }
 

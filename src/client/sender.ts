@@ -1,17 +1,28 @@
 /**
- * The client's round clock: exactly one packet per round, sent at epoch + (r+1)·duration —
- * the head of the queue, or a dummy to itself. A failed send is retried within the round; a
- * real message that missed its round leaves in the next; a dummy that missed is dropped.
+ * The client's round clock: exactly one packet per round, sent at epoch + (r+1)·duration — its
+ * loop in the round drawn for it, else the head of the queue, else a dummy to the sink. Every
+ * attempt is a fresh onion (new ephemeral keys all the way in), and messages, loops and dummies
+ * follow one rule: a failed send is tried again within the round with a fresh packet, and one
+ * that misses its round is given up (a message stays queued for the next round, built afresh
+ * there). So neither a retry nor its bytes tell a mix what a packet carried.
  *
  * @module
  */
 import { forwardProof } from "../crypto/mod.ts";
-import { buildOnion, PayloadKind } from "../onion/mod.ts";
+import { buildOnion, newMessageId, PayloadKind } from "../onion/mod.ts";
 import { nowMs, type RoundClock, sleep } from "../round_clock.ts";
 import { grpc, type MixServerStub, RpcError } from "../rpc/mod.ts";
 import type { ClientContext } from "./context.ts";
+import type { LoopCover } from "./loops.ts";
+import type { QueuedMessage } from "./store.ts";
 
 const encoder = new TextEncoder();
+
+/** What a round's packet carries. */
+type Plan =
+  | { readonly kind: "loop"; readonly id: Uint8Array }
+  | { readonly kind: "message"; readonly queued: QueuedMessage }
+  | { readonly kind: "dummy" };
 
 /** Sends one packet per round until stopped. */
 export class Sender {
@@ -19,6 +30,7 @@ export class Sender {
   readonly #clock: RoundClock;
   readonly #stub: MixServerStub;
   readonly #firstMixKey: Uint8Array;
+  readonly #loops: LoopCover;
   readonly #onDenied: () => void;
   readonly #stop = new AbortController();
   #round: number;
@@ -33,19 +45,33 @@ export class Sender {
     clock: RoundClock,
     stub: MixServerStub,
     firstMixKey: Uint8Array,
+    loops: LoopCover,
     onDenied: () => void,
   ) {
     this.#ctx = ctx;
     this.#clock = clock;
     this.#stub = stub;
     this.#firstMixKey = firstMixKey;
+    this.#loops = loops;
     this.#onDenied = onDenied;
     this.#round = clock.roundAt(Date.now());
   }
 
-  /** The round the next queued packet leaves in. */
+  /** The round the next packet leaves in. */
   get nextRound(): number {
     return this.#round;
+  }
+
+  /**
+   * The round a message leaves in when `ahead` messages are queued before it, if every send
+   * is on time: the rounds of this client's loops are skipped.
+   */
+  roundFor(ahead: number): number {
+    let round = this.#round;
+    for (let left = ahead;; round++) {
+      if (this.#loops.isLoopRound(round)) continue;
+      if (left-- === 0) return round;
+    }
   }
 
   /** Starts the round loop. */
@@ -64,14 +90,15 @@ export class Sender {
     while (!signal.aborted) {
       const round = this.#round;
       const sendTime = this.#clock.sendTime(round);
-      // Build the dummy ahead of time, so the send itself is on time, but late in the round:
+      // Build the packet ahead of time, so the send itself is on time, but late in the round:
       // right after a send the mixes are busy with that round and need the cores.
       await sleep(sendTime - this.#clock.durationMs / 3 - Date.now(), signal);
       if (signal.aborted) break;
-      const dummy = this.#ctx.store.head() ? undefined : this.#dummy();
+      const plan = this.#plan(round);
+      const packet = this.#firstPacket(plan);
       await sleep(sendTime - Date.now(), signal);
       if (signal.aborted) break;
-      await this.#send(round, dummy);
+      await this.#send(round, plan, packet);
       const current = this.#clock.roundAt(Date.now());
       if (current > round + 1) {
         this.#ctx.metrics.count("rounds.missed", current - round - 1);
@@ -81,59 +108,124 @@ export class Sender {
     }
   }
 
-  #dummy(): Uint8Array {
-    const { config, self, keyPair, box, route } = this.#ctx;
-    return buildOnion(box, {
-      message: encoder.encode(config.dummyPayload),
-      kind: PayloadKind.dummy,
-      recipient: { address: self.address, publicKey: keyPair.publicKey },
-      route,
-      payloadSize: config.payloadSize,
-    });
+  #plan(round: number): Plan {
+    if (this.#loops.isLoopRound(round)) return { kind: "loop", id: newMessageId() };
+    const { store, metrics, logger } = this.#ctx;
+    for (let queued = store.head(); queued; queued = store.head()) {
+      if (queued.attempts === 0 || queued.rebuild) return { kind: "message", queued };
+      // Queued by a version that kept only the onion, and tried once: sending the same bytes
+      // again would let the first mix recognise a retry, so the message is given up.
+      store.dequeue(queued.id);
+      metrics.count("messages.abandoned");
+      logger.warn("a message queued by an older version cannot be built afresh: given up");
+    }
+    return { kind: "dummy" };
   }
 
-  async #send(round: number, dummy: Uint8Array | undefined): Promise<void> {
-    const { store, metrics, logger, mac, id } = this.#ctx;
-    const head = store.head();
-    const payload = head?.packet ?? dummy ?? this.#dummy();
-    const kind = head ? "message" : "dummy";
-    const request = { payload, round, client_id: id, mac: new Uint8Array() };
-    request.mac = mac.sign(this.#firstMixKey, ...forwardProof(request));
+  /**
+   * The first attempt's packet: a queued message's own onion (built when it was prepared) the
+   * first time it is tried, a fresh one from then on.
+   */
+  #firstPacket(plan: Plan): Uint8Array {
+    if (plan.kind !== "message" || plan.queued.attempts > 0) return this.#build(plan)!;
+    // Recorded before the packet leaves: after a crash it is never sent a second time.
+    this.#ctx.store.attempted(plan.queued.id);
+    return plan.queued.packet;
+  }
+
+  /**
+   * A fresh onion for `plan`: new ephemeral keys in every layer. Undefined for a message queued
+   * by an older version, which kept only its first onion.
+   */
+  #build(plan: Plan): Uint8Array | undefined {
+    const { config, self, keyPair, box, route } = this.#ctx;
+    const common = { route, payloadSize: config.payloadSize };
+    switch (plan.kind) {
+      case "dummy":
+        return buildOnion(box, {
+          ...common,
+          message: encoder.encode(config.dummyPayload),
+          kind: PayloadKind.dummy,
+          recipient: null,
+        });
+      case "loop":
+        return buildOnion(box, {
+          ...common,
+          message: new Uint8Array(),
+          kind: PayloadKind.loop,
+          id: plan.id,
+          recipient: { address: self.address, publicKey: keyPair.publicKey },
+        });
+      case "message": {
+        const rebuild = plan.queued.rebuild;
+        if (!rebuild) return undefined;
+        return buildOnion(box, {
+          ...common,
+          message: rebuild.message,
+          kind: PayloadKind.message,
+          id: rebuild.messageId,
+          recipient: { address: rebuild.recipientAddress, publicKey: rebuild.recipientKey },
+        });
+      }
+    }
+  }
+
+  async #send(round: number, plan: Plan, first: Uint8Array): Promise<void> {
+    const { metrics, logger } = this.#ctx;
     const deadline = this.#clock.sendTime(round) + this.#ctx.config.roundTimeout * 1000;
     const started = nowMs();
+    let packet = first;
     let backoff = 20;
-    for (;;) {
+    for (let attempt = 1;; attempt++) {
       try {
-        await this.#stub.forwardMessage(request, {
+        await this.#stub.forwardMessage(this.#request(round, packet), {
           // A slow answer is still worth waiting for: a late packet is refused, never lost.
           timeoutMs: Math.max(2000, deadline - Date.now()),
         });
-        if (head) store.dequeue(head.id);
-        metrics.count(`sent.${kind}`);
-        metrics.record({
-          event: "sent",
-          round,
-          kind,
-          send_ms: Math.round((nowMs() - started) * 1000) / 1000,
-        });
-        if (head) logger.info("message sent", { round });
-        return;
+        return this.#sent(round, plan, started);
       } catch (error) {
         const code = error instanceof RpcError ? error.code : undefined;
+        // An earlier attempt of this round reached the mix and only its answer was lost.
+        if (code === grpc.status.ALREADY_EXISTS && attempt > 1) {
+          return this.#sent(round, plan, started);
+        }
         const transient = error instanceof RpcError && error.transient;
-        if (transient && Date.now() + backoff < deadline && !this.#stop.signal.aborted) {
+        const retry = transient && Date.now() + backoff < deadline && !this.#stop.signal.aborted;
+        const fresh = retry ? this.#build(plan) : undefined;
+        if (fresh) {
+          packet = fresh;
           await sleep(backoff, this.#stop.signal);
           backoff *= 2;
+          metrics.count("sends.retried");
           continue;
         }
         if (code === grpc.status.PERMISSION_DENIED) this.#onDenied();
-        if (code !== grpc.status.ALREADY_EXISTS) {
-          logger.warn(`${kind} missed its round`, { round, error: (error as Error).message });
-        }
-        // A real message stays queued for the next round; a late dummy has no use.
-        metrics.count(head ? "messages.retried" : "dummies.dropped");
+        // The same words whatever the packet carried: a message stays queued for the next
+        // round, where it is built afresh.
+        metrics.count("sends.missed");
+        logger.warn("packet missed its round", { round, error: (error as Error).message });
         return;
       }
     }
+  }
+
+  #request(round: number, payload: Uint8Array) {
+    const request = { payload, round, client_id: this.#ctx.id, mac: new Uint8Array() };
+    request.mac = this.#ctx.mac.sign(this.#firstMixKey, ...forwardProof(request));
+    return request;
+  }
+
+  #sent(round: number, plan: Plan, started: number): void {
+    const { store, metrics, logger } = this.#ctx;
+    if (plan.kind === "message") store.dequeue(plan.queued.id);
+    if (plan.kind === "loop") this.#loops.sent({ id: plan.id, round, sentMs: Date.now() });
+    metrics.count("sent");
+    metrics.record({
+      event: "sent",
+      round,
+      send_ms: Math.round((nowMs() - started) * 1000) / 1000,
+    });
+    // What the packet carried is for debugging only: operators run at info.
+    logger.debug(`${plan.kind} sent`, { round });
   }
 }
