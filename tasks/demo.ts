@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const receiver = new ClientStub(to.address, { maxMessageBytes: limit, name: to.id });
   try {
     console.log(
-      `demo: every client now sends one packet per round (a dummy when it has nothing to say)`,
+      `demo: every client now sends one packet per round (a dummy when it has nothing to say)` +
+        ` and fetches its mailbox every round`,
     );
     const started = performance.now();
     const prepared = await sender.prepareMessage({

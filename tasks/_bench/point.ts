@@ -1,7 +1,7 @@
 /**
  * One point of the original benchmark: a fresh network of 3 mixes and N clients, client_1
- * prepares one message of `size` bytes for client_2 (the others send dummies to themselves),
- * client_2 is polled every 0.1 s, and three figures are taken on that message's round.
+ * prepares one message of `size` bytes for client_2 (the others send dummies), client_2 is
+ * polled every 0.1 s, and three figures are taken on that message's round.
  *
  * @module
  */
@@ -70,7 +70,7 @@ export async function runPoint(
         throw new Error(`the message of ${size} B did not arrive within 60 s`);
       } else await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    const round = await sentRound(net.metricsFile(c1.id), prepared.round);
+    const round = sentRound(net.lines(c1.id));
     const first = (await readMetrics(net.metricsFile("mix_1")))
       .find((r) => r.event === "round" && r.round === round);
     const last = (await readMetrics(net.metricsFile("mix_3")))
@@ -89,10 +89,9 @@ export async function runPoint(
   }
 }
 
-/** The round client_1 actually sent its message in (its metrics say; else the planned one). */
-async function sentRound(metricsFile: string, planned: number): Promise<number> {
-  const sent = (await readMetrics(metricsFile))
-    .filter((r) => r.event === "sent" && r.kind === "message")
-    .map((r) => Number(r.round));
-  return sent.length ? sent[sent.length - 1] : planned;
+/** The round client_1 sent its message in, from its debug log (nothing else tells). */
+function sentRound(lines: readonly string[]): number {
+  const sent = lines.map((line) => / message sent round=(\d+)/.exec(line)).filter((m) => m);
+  if (sent.length !== 1) throw new Error(`client_1 logged ${sent.length} messages sent, not 1`);
+  return Number(sent[0]![1]);
 }

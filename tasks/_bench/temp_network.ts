@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { type Config, loadConfig } from "../../src/config/mod.ts";
 import { type ClientNode, startClient } from "../../src/client/mod.ts";
 import { createSealedBox, ensureKeyPair, type KeyPair } from "../../src/crypto/mod.ts";
-import { silentLogger } from "../../src/log.ts";
+import { createLogger, silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { NodeProcess } from "../_launcher.ts";
 import { freePorts } from "../_network_config.ts";
@@ -35,6 +35,8 @@ export interface TempNetwork {
   readonly clients: NodeProcess[];
   /** Path of node `id`'s metrics file (JSON lines). */
   metricsFile(id: string): string;
+  /** The log lines of node `id` so far (clients log at debug level). */
+  lines(id: string): readonly string[];
   /** Stops every process (SIGTERM) and removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -74,8 +76,16 @@ export async function writeTempNetwork(spec: TempNetworkSpec) {
 /** Starts a benchmark network: mixes (last first), then clients, each waited for. */
 export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwork> {
   const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
+  // Clients log at debug level: what each round's packet carried, which the benchmark needs
+  // to find its message's round, is logged at no other.
   const start = (role: "mix" | "client", id: string) =>
-    new NodeProcess(role, id, config.file, { args: ["--metrics-file", metricsFile(id)] });
+    new NodeProcess(role, id, config.file, {
+      args: [
+        "--metrics-file",
+        metricsFile(id),
+        ...(role === "client" ? ["--log-level", "debug"] : []),
+      ],
+    });
   const mixes = config.mixServers.map((m) => start("mix", m.id));
   const clients: NodeProcess[] = [];
   const stop = async () => {
@@ -92,7 +102,8 @@ export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwo
     await stop();
     throw error;
   }
-  return { dir, config, keys, mixes, clients, metricsFile, stop };
+  const lines = (id: string) => [...mixes, ...clients].find((p) => p.id === id)?.lines ?? [];
+  return { dir, config, keys, mixes, clients, metricsFile, lines, stop };
 }
 
 /** Reads a metrics file's records. */
@@ -102,7 +113,7 @@ export async function readMetrics(path: string): Promise<Record<string, unknown>
 }
 
 /** The part of a benchmark network a point needs, however its nodes run. */
-export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | "stop">;
+export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | "lines" | "stop">;
 
 /**
  * Starts a benchmark network's mixes and clients in this process, as the original benchmark ran
@@ -112,12 +123,17 @@ export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | 
 export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<PointNetwork> {
   const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
   const box = await createSealedBox(config.cryptoBackend);
-  const optionsOf = (id: string) => ({
+  const logs = new Map<string, string[]>();
+  const clientLogger = (id: string) => {
+    logs.set(id, []);
+    return createLogger({ name: id, level: "debug", write: (line) => logs.get(id)!.push(line) });
+  };
+  const optionsOf = (id: string, logger = silentLogger) => ({
     config,
     id,
     box,
     keyPair: keys.get(id)!,
-    logger: silentLogger,
+    logger,
     metricsFile: metricsFile(id),
   });
   const mixes: MixNode[] = [];
@@ -131,12 +147,14 @@ export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<Poin
     if (spec.startClients) {
       // Together: each waits for the start barrier, which needs every client registered.
       clients.push(
-        ...await Promise.all(config.clients.map(({ id }) => startClient(optionsOf(id)))),
+        ...await Promise.all(
+          config.clients.map(({ id }) => startClient(optionsOf(id, clientLogger(id)))),
+        ),
       );
     }
   } catch (error) {
     await stop();
     throw error;
   }
-  return { dir, config, metricsFile, stop };
+  return { dir, config, metricsFile, lines: (id) => logs.get(id) ?? [], stop };
 }
