@@ -16,7 +16,7 @@ import {
 } from "../../src/crypto/mod.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
-import { buildOnion, openPayload, PayloadKind } from "../../src/onion/mod.ts";
+import { buildOnion, decodeNotice, openPayload, PayloadKind } from "../../src/onion/mod.ts";
 import {
   ClientStub,
   maxMessageBytes,
@@ -48,7 +48,7 @@ export class TestNetwork {
   readonly #clientStubs = new Map<string, ClientStub>();
   readonly #stubs = new Map<string, MixServerStub>();
   #pollClock = Date.now();
-  readonly #cursors = new Map<string, number>();
+  readonly #tokens = new Map<string, Uint8Array>();
 
   constructor(dir: string, config: Config, box: SealedBox, keys: Map<string, KeyPair>) {
     this.dir = dir;
@@ -205,24 +205,45 @@ export class TestNetwork {
     return this.stub(this.first).forwardMessage(request);
   }
 
-  /** Polls the mailbox of `clientId` with a valid proof, acknowledging the previous poll. */
+  /**
+   * Fetches the mailbox of `clientId` with a valid proof, without waiting for a round,
+   * acknowledging the previous fetch, until nothing is left; returns the real packets (the
+   * sealed notice says how many of each response's packets are real).
+   */
   async poll(clientId: string): Promise<Uint8Array[]> {
+    const packets: Uint8Array[] = [];
+    for (;;) {
+      const { payloads, notice } = await this.fetch(clientId);
+      packets.push(...payloads.slice(0, notice.real));
+      if (notice.pending === 0) return packets;
+    }
+  }
+
+  /** Forgets the token of `clientId`'s last fetch, as if its response had been lost. */
+  forgetToken(clientId: string): void {
+    this.#tokens.delete(clientId);
+  }
+
+  /** One fetch of `clientId`'s mailbox (round -1: at once), with its opened notice. */
+  async fetch(clientId: string, round = -1) {
     const client = this.config.clients.find((c) => c.id === clientId)!;
     this.#pollClock = Math.max(this.#pollClock + 1, Date.now());
     const request = {
       client_addr: client.address,
       client_id: clientId,
       timestamp_ms: this.#pollClock,
-      ack_cursor: this.#cursors.get(clientId) ?? 0,
+      round,
+      ack: this.#tokens.get(clientId) ?? new Uint8Array(),
       mac: new Uint8Array(),
     };
     request.mac = this.#mac(clientId).sign(
       this.keys.get(this.last)!.publicKey,
       ...pollProof(request),
     );
-    const response = await this.stub(this.last).pollMessages(request);
-    this.#cursors.set(clientId, response.cursor);
-    return response.payloads;
+    const response = await this.stub(this.last).pollMessages(request, { timeoutMs: 60_000 });
+    this.#tokens.set(clientId, response.token);
+    const notice = decodeNotice(this.box.open(response.notice, this.keys.get(clientId)!));
+    return { ...response, notice };
   }
 
   /** Opens mailbox payloads of `clientId` into text messages (dummies included, marked). */
@@ -230,6 +251,7 @@ export class TestNetwork {
     return payloads.map((p) => {
       const payload = openPayload(this.box, p, this.keys.get(clientId)!, this.config.payloadSize);
       const text = new TextDecoder().decode(payload.message);
+      if (payload.kind === PayloadKind.loop) return `(loop)`;
       return payload.kind === PayloadKind.dummy ? `(dummy) ${text}` : text;
     });
   }
@@ -248,18 +270,19 @@ export class TestNetwork {
   }
 }
 
-/** Writes a config on free ports into a temp dir and creates every key pair. */
 /** The original design's poll: a mailbox address alone, no id, no timestamp, no proof. */
 export function anonymousPoll(address: string): PollMessagesRequest {
   return {
     client_addr: address,
     client_id: "",
     timestamp_ms: 0,
-    ack_cursor: 0,
+    round: 0,
+    ack: new Uint8Array(),
     mac: new Uint8Array(),
   };
 }
 
+/** Writes a config on free ports into a temp dir and creates every key pair. */
 export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
   const mixes = options.mixes ?? 3;
   const clients = options.clients ?? 3;

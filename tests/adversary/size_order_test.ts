@@ -141,24 +141,29 @@ Deno.test("on every hop all packets have one length, real or dummy, and each mix
       [packetSize(payloadSize, 1)],
       [innermostSize(payloadSize)],
     ]);
-    // The traffic really was mixed: messages of several lengths and dummies.
-    const kinds = { message: 0, dummy: 0 };
+    // The traffic really was mixed: messages of several lengths, loops and dummies; and no
+    // dummy ever reached a mailbox (they end at the sink).
+    const kinds = { message: 0, loop: 0, dummy: 0, sunk: 0 };
     const messageLengths = new Set<number>();
     for (let round = first; round <= last; round++) {
       for (const d of delivered.get(round) ?? []) {
         const payload = openPayload(net.box, d.packet, net.keys.get(d.owner)!, payloadSize);
         if (payload.kind === PayloadKind.dummy) kinds.dummy++;
+        else if (payload.kind === PayloadKind.loop) kinds.loop++;
         else {
           kinds.message++;
           messageLengths.add(payload.message.length);
         }
       }
+      const atMix3 = mix3.metrics.recent.find((r) => r.event === "round" && r.round === round);
+      kinds.sunk += atMix3?.cover ?? 0;
     }
-    assert.ok(kinds.message >= 10 && kinds.dummy >= 40, JSON.stringify(kinds));
+    assert.ok(kinds.message >= 10 && kinds.sunk >= 40 && kinds.dummy === 0, JSON.stringify(kinds));
     assert.ok(messageLengths.size >= 5, `message lengths ${[...messageLengths]}`);
 
-    // Order: follow each packet through each mix (the test holds every key) and count input
-    // position against output position over every full batch of the 20 rounds.
+    // Order: follow each packet through mix_1 and mix_2 (the test holds every key) and count
+    // input position against output position over every full batch of the 20 rounds. (mix_3's
+    // output is not a batch on a link: it keeps real packets in mailboxes and drops the rest.)
     const counts = Array.from({ length: CLIENTS * CLIENTS }, () => 0);
     let permutations = 0;
     for (let round = first; round <= last; round++) {
@@ -167,12 +172,8 @@ Deno.test("on every hop all packets have one length, real or dummy, and each mix
         batchOf(intoMix2, round),
         batchOf(intoMix3, round),
       ];
-      const outputs = [
-        batchOf(intoMix2, round),
-        batchOf(intoMix3, round),
-        (delivered.get(round) ?? []).sort((a, b) => a.index - b.index).map((d) => d.packet),
-      ];
-      for (let mix = 0; mix < 3; mix++) {
+      const outputs = [batchOf(intoMix2, round), batchOf(intoMix3, round)];
+      for (let mix = 0; mix < 2; mix++) {
         const position = new Map(outputs[mix].map((p, i) => [key(p), i]));
         const mixKey = net.keys.get(`mix_${mix + 1}`)!;
         const moved = inputs[mix].map((packet) =>
@@ -190,7 +191,7 @@ Deno.test("on every hop all packets have one length, real or dummy, and each mix
         permutations++;
       }
     }
-    assert.ok(permutations >= 45, `only ${permutations} full batches in ${ROUNDS} rounds`);
+    assert.ok(permutations >= 30, `only ${permutations} full batches in ${ROUNDS} rounds`);
     const expectedCount = permutations / CLIENTS;
     const chi = counts.reduce((s, c) => s + (c - expectedCount) ** 2 / expectedCount, 0);
     console.log(

@@ -47,7 +47,7 @@ async function withNetwork(fn: (net: TestNetwork) => Promise<void>, payloadSize 
 Deno.test("clients exchange messages through the cascade", async (t) => {
   await withNetwork(async (net) => {
     await t.step(
-      "two messages in one round arrive once each, at the right client, dummies filtered",
+      "two messages in one round arrive once each, at the right client, fetched on its own",
       async () => {
         const a = await send(net, "client_1", "client_2", "hello 2");
         const b = await send(net, "client_3", "client_1", "hello 1");
@@ -63,20 +63,20 @@ Deno.test("clients exchange messages through the cascade", async (t) => {
         const round = mix1.recent.find((r) => r.event === "round" && r.round === a.round);
         assert.equal(round?.batch_in, 5);
         assert.equal(mix1.counters["rejected.wrong-size"], undefined);
-        assert.ok((net.clients.get("client_4")!.metrics.counters["received.dummy"] ?? 0) > 0);
+        // client_4 received nothing, yet fetched its mailbox every round without being asked.
+        assert.ok((net.clients.get("client_4")!.metrics.counters["fetched"] ?? 0) > 2);
       },
     );
 
-    await t.step("five queued messages leave in five consecutive rounds, in order", async () => {
+    await t.step("five queued messages leave in five rounds, in order", async () => {
       const rounds = [];
       for (let i = 0; i < 5; i++) {
         rounds.push((await send(net, "client_4", "client_5", `m${i}`)).round);
       }
-      for (let i = 1; i < 5; i++) assert.equal(rounds[i], rounds[0] + i);
+      // One round each, but for the rounds of client_4's loops (at most two in five rounds).
+      for (let i = 1; i < 5; i++) assert.ok(rounds[i] > rounds[i - 1], `rounds ${rounds}`);
+      assert.ok(rounds[4] - rounds[0] <= 6, `rounds ${rounds}`);
       assert.deepEqual(await collect(net, "client_5", 5), ["m0", "m1", "m2", "m3", "m4"]);
-      const sent = net.clients.get("client_4")!.metrics.recent
-        .filter((r) => r.event === "sent" && r.kind === "message").map((r) => r.round);
-      assert.deepEqual(sent.slice(-5), rounds);
     });
 
     await t.step(

@@ -34,7 +34,8 @@ Deno.test("every gRPC handler answers random requests with a status and keeps se
         client_addr: text,
         client_id: text,
         timestamp_ms: long,
-        ack_cursor: long,
+        round: int,
+        ack: bytes,
         mac: bytes,
       })
         .map((r) => ["mix_3", "pollMessages", r] as const),

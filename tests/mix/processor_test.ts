@@ -19,14 +19,15 @@ class FullDiskStore extends MixStore {
     super(path, "key");
     this.failures = failures;
   }
-  override commitRound(outcome: RoundOutcome): void {
+  override commitRound(outcome: RoundOutcome): number {
     if (this.failures-- > 0) {
       throw new MixnetError("Cannot write mix.sqlite: database or disk is full", {
         status: "resource-exhausted",
       });
     }
-    super.commitRound(outcome);
+    const dropped = super.commitRound(outcome);
     this.committed.push(outcome.round);
+    return dropped;
   }
 }
 

@@ -21,8 +21,13 @@ Deno.test("a real server answers every method of both services", async () => {
         return Promise.resolve({ status: "ok" });
       },
       PollMessages(r: PollMessagesRequest) {
-        seen.push(`poll ${r.client_addr} ${r.ack_cursor} ${r.timestamp_ms}`);
-        return Promise.resolve({ payloads: [new Uint8Array([1, 2, 3])], cursor: 7 });
+        seen.push(`poll ${r.client_addr} ${r.round} ${[...r.ack]} ${r.timestamp_ms}`);
+        return Promise.resolve({
+          payloads: [new Uint8Array([1, 2, 3])],
+          token: new Uint8Array([7]),
+          round: 5,
+          notice: new Uint8Array([8, 9]),
+        });
       },
       Register(r) {
         seen.push(`register ${r.client_id}`);
@@ -67,11 +72,12 @@ Deno.test("a real server answers every method of both services", async () => {
       client_addr: "a:1",
       client_id: "c",
       timestamp_ms: 1_790_000_000_000,
-      ack_cursor: 6,
+      round: -2,
+      ack: new Uint8Array([6]),
       mac,
     });
     assert.deepEqual([...poll.payloads[0]], [1, 2, 3]);
-    assert.equal(poll.cursor, 7);
+    assert.deepEqual([[...poll.token], poll.round, [...poll.notice]], [[7], 5, [8, 9]]);
     assert.deepEqual(await mix.register({ client_id: "c", timestamp_ms: 1, mac }), {
       status: true,
       reason: "",
@@ -103,7 +109,7 @@ Deno.test("a real server answers every method of both services", async () => {
     assert.deepEqual((await client.pollMessages()).messages, ["héllo"]);
     assert.deepEqual(seen, [
       "forward 3 10 c",
-      "poll a:1 6 1790000000000",
+      "poll a:1 -2 6 1790000000000",
       "register c",
       "wait c",
       "batch 2 2 m 0/0",
