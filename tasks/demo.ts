@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { cookieHeaders, readCookie } from "../src/client/cookie.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
 import { ClientStub, maxMessageBytes } from "../src/rpc/mod.ts";
@@ -24,8 +25,14 @@ async function main(): Promise<void> {
   );
   const network = await startNetwork(configPath);
   const limit = maxMessageBytes(config);
-  const sender = new ClientStub(from.address, { maxMessageBytes: limit, name: from.id });
-  const receiver = new ClientStub(to.address, { maxMessageBytes: limit, name: to.id });
+  const stub = (client: typeof from) =>
+    new ClientStub(client.address, {
+      maxMessageBytes: limit,
+      name: client.id,
+      headers: cookieHeaders(readCookie(config.keysDir, client.id)),
+    });
+  const sender = stub(from);
+  const receiver = stub(to);
   try {
     console.log(
       `demo: every client now sends one packet per round (a dummy when it has nothing to say)`,
