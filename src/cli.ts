@@ -11,12 +11,15 @@ import { parseArgs } from "node:util";
 import { type Config, loadConfig, type NodeConfig } from "./config/mod.ts";
 import { cookieHeaders, readCookie } from "./client/cookie.ts";
 import { publicKeyPath } from "./crypto/mod.ts";
+import { formatMessage, type PollFormat } from "./cli/output.ts";
 import { errorMessage, MixnetError } from "./errors.ts";
 import { ClientStub, grpc, maxMessageBytes, RpcError } from "./rpc/mod.ts";
 
 const USAGE = `Usage:
   cli.ts send --from CLIENT --to CLIENT --message TEXT [--config config/config.yaml]
-  cli.ts poll --client CLIENT [--config config/config.yaml]`;
+  cli.ts poll --client CLIENT [--json | --raw] [--config config/config.yaml]
+poll prints one message per line with control characters and backslashes escaped (\\x1b, \\n,
+\\\\); --json prints one {"message": ...} object per line; --raw prints the messages as they are.`;
 
 /** A mistake on the command line (exit code 2). */
 class UsageError extends Error {}
@@ -33,6 +36,8 @@ export async function main(args: string[]): Promise<number> {
         message: { type: "string" },
         client: { type: "string" },
         config: { type: "string" },
+        json: { type: "boolean" },
+        raw: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -92,12 +97,18 @@ async function send(
   }
 }
 
-async function poll(config: Config, values: { client?: string }): Promise<number> {
+async function poll(
+  config: Config,
+  values: { client?: string; json?: boolean; raw?: boolean },
+): Promise<number> {
   const client = findClient(config, values.client, "--client");
+  if (values.json && values.raw) throw new UsageError("--json and --raw exclude each other");
+  const format: PollFormat = values.json ? "json" : values.raw ? "raw" : "text";
   const stub = clientStub(config, client);
   try {
     const { messages } = await stub.pollMessages();
-    for (const message of messages) console.log(message);
+    if (messages.length === 0) console.error(`no new messages for ${client.id}`);
+    for (const message of messages) console.log(formatMessage(message, format));
     return 0;
   } catch (error) {
     throw explain(error, client);
