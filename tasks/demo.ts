@@ -9,6 +9,7 @@ import { cookieHeaders, readCookie } from "../src/client/cookie.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
 import { ClientStub, maxMessageBytes } from "../src/rpc/mod.ts";
+import { denoCommand } from "./_deno_command.ts";
 import { deriveConfig, generateKeys } from "./_network_config.ts";
 import { startNetwork } from "./_network.ts";
 
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     await network.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  console.log("demo: network stopped. Run it yourself: deno task network");
+  console.log(`demo: network stopped. Run it yourself: ${denoCommand(Deno.env)} task network`);
 }
 
 if (import.meta.main) {

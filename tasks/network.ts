@@ -16,6 +16,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
+import { denoCommand } from "./_deno_command.ts";
 import { deriveConfig, generateKeys, removeKeys } from "./_network_config.ts";
 import { type RunningNetwork, startNetwork } from "./_network.ts";
 import { NetworkStatus } from "./_status.ts";
@@ -152,7 +153,7 @@ async function runNetwork(
   clearStatus();
   console.log(
     `network: all ${network.nodes.size} nodes ready, rounds of ${config.roundDuration} s. ` +
-      `Try: deno task send --from ${config.clients[0].id} --to ${
+      `Try: ${denoCommand(Deno.env)} task send --from ${config.clients[0].id} --to ${
         config.clients[1]?.id ?? config.clients[0].id
       } ` +
       `--message hello${

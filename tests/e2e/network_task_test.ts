@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/mod.ts";
 import { startNetwork } from "../../tasks/_network.ts";
+import { denoCommand } from "../../tasks/_deno_command.ts";
 import { deriveConfig, generateKeys } from "../../tasks/_network_config.ts";
 import { isListening, waitUntil } from "../_testkit/ports.ts";
 import { collect, run, spawn, TASK_PERMISSIONS } from "./_run.ts";
@@ -54,10 +55,13 @@ Deno.test("a derived network that cannot start removes its temp folder and the s
   });
 });
 
-Deno.test("a derived network removes its temp folder when stopped with Ctrl-C", async () => {
+Deno.test("a derived network started through npx says how to send through npx, and removes its temp folder when stopped with Ctrl-C", async () => {
   await withTmpdir(async (tmp) => {
     const child = spawn("tasks/network.ts", ["--clients", "2", "--round-duration", "0.3"], {
       TMPDIR: tmp,
+      // What npx sets in the processes it starts.
+      npm_lifecycle_event: "npx",
+      npm_command: "exec",
     });
     const out: string[] = [];
     const reading = Promise.all([collect(child.stdout, out), collect(child.stderr, out)]);
@@ -65,6 +69,13 @@ Deno.test("a derived network removes its temp folder when stopped with Ctrl-C", 
       await waitUntil(() => out.join("").includes("all 5 nodes ready"), 60_000, "the network");
       const [dir] = await list(tmp);
       assert.match(out.join(""), new RegExp(`derived config ${tmp}/${dir}/config\\.yaml`));
+      assert.ok(
+        out.join("").includes(
+          `Try: npx --yes deno@${Deno.version.deno} task send --from client_1 --to client_2 ` +
+            `--message hello --config ${tmp}/${dir}/config.yaml. Ctrl-C stops.`,
+        ),
+        out.join(""),
+      );
       assert.ok((await Deno.stat(`${tmp}/${dir}/secret/client_1.secret`)).isFile);
       child.kill("SIGINT");
       assert.equal((await child.status).code, 0, out.join(""));
@@ -107,4 +118,15 @@ Deno.test("a start interrupted by a signal stops the nodes started so far and re
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hints name deno as the user started it: from PATH, or through npx", () => {
+  const env = (vars: Record<string, string>) => ({ get: (name: string) => vars[name] });
+  assert.equal(denoCommand(env({}), "2.9.6"), "deno");
+  assert.equal(denoCommand(env({ npm_lifecycle_event: "", npm_command: "" }), "2.9.6"), "deno");
+  assert.equal(
+    denoCommand(env({ npm_lifecycle_event: "npx", npm_command: "exec" }), "2.9.6"),
+    "npx --yes deno@2.9.6",
+  );
+  assert.equal(denoCommand(env({ npm_command: "exec" }), "2.9.6"), "npx --yes deno@2.9.6");
 });
