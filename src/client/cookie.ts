@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { dirname, join } from "node:path";
-import { MixnetError } from "../errors.ts";
+import { errorMessage, MixnetError } from "../errors.ts";
 import { type Logger, RateLimitedLog } from "../log.ts";
 import type { AuthCheck } from "../rpc/mod.ts";
 
@@ -86,13 +86,23 @@ export class ApiCookie {
    * Writes the token, atomically, readable and writable by its owner only (mode 0600), in a
    * folder of mode 0700 created if missing. Call it once the service listens, so that a second
    * process that fails to bind the port never replaces the running one's cookie.
+   *
+   * @throws {MixnetError} naming the file when it cannot be written.
    */
   async write(): Promise<void> {
-    await Deno.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const temporary = `${this.path}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(temporary, this.#token + "\n", { mode: 0o600, createNew: true });
-    await Deno.chmod(temporary, 0o600);
-    await Deno.rename(temporary, this.path);
+    try {
+      await Deno.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await Deno.writeTextFile(temporary, this.#token + "\n", { mode: 0o600, createNew: true });
+      await Deno.chmod(temporary, 0o600);
+      await Deno.rename(temporary, this.path);
+    } catch (cause) {
+      await Deno.remove(temporary).catch(() => {});
+      throw new MixnetError(`Cannot write the API cookie ${this.path}: ${errorMessage(cause)}`, {
+        status: "failed-precondition",
+        cause,
+      });
+    }
   }
 
   /** Removes the file if it still holds this token (a later start may have replaced it). */

@@ -45,7 +45,7 @@ Deno.test("a client writes a fresh owner-only API cookie at every start and remo
   }
 });
 
-Deno.test("removing a cookie leaves a newer one alone, and a malformed cookie is refused by name", async () => {
+Deno.test("removing a cookie leaves a newer one alone; a cookie that cannot be written or read is named", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const older = new ApiCookie(cookiePath(`${dir}/keys`, "client_1"));
@@ -59,6 +59,12 @@ Deno.test("removing a cookie leaves a newer one alone, and a malformed cookie is
     await assert.rejects(Deno.stat(older.path), Deno.errors.NotFound);
     assert.match(token, /^[0-9a-f]{64}$/);
 
+    // A keys_dir that is a file (a path that cannot hold the cookie, even for root).
+    await Deno.writeTextFile(`${dir}/not-a-folder`, "");
+    await assert.rejects(
+      new ApiCookie(cookiePath(`${dir}/not-a-folder`, "client_1")).write(),
+      /Cannot write the API cookie .*not-a-folder\/client_1\.cookie: /,
+    );
     await Deno.writeTextFile(older.path, "not a token\n");
     assert.throws(
       () => readCookie(`${dir}/keys`, "client_1"),
