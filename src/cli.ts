@@ -1,5 +1,6 @@
 /**
- * The user's command line: queue a message at a client, or fetch a client's messages.
+ * The user's command line: queue a message at a client, or fetch a client's messages. Both
+ * call the client's own service with the token of its API cookie (see client/cookie.ts).
  *
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts send --from client_1 --to client_2 --message "hi"
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts poll --client client_2
@@ -8,13 +9,17 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, type NodeConfig } from "./config/mod.ts";
+import { cookieHeaders, readCookie } from "./client/cookie.ts";
 import { publicKeyPath } from "./crypto/mod.ts";
-import { errorMessage } from "./errors.ts";
+import { formatMessage, type PollFormat } from "./cli/output.ts";
+import { errorMessage, MixnetError } from "./errors.ts";
 import { ClientStub, grpc, maxMessageBytes, RpcError } from "./rpc/mod.ts";
 
 const USAGE = `Usage:
   cli.ts send --from CLIENT --to CLIENT --message TEXT [--config config/config.yaml]
-  cli.ts poll --client CLIENT [--config config/config.yaml]`;
+  cli.ts poll --client CLIENT [--json | --raw] [--config config/config.yaml]
+poll prints one message per line with control characters and backslashes escaped (\\x1b, \\n,
+\\\\); --json prints one {"message": ...} object per line; --raw prints the messages as they are.`;
 
 /** A mistake on the command line (exit code 2). */
 class UsageError extends Error {}
@@ -31,6 +36,8 @@ export async function main(args: string[]): Promise<number> {
         message: { type: "string" },
         client: { type: "string" },
         config: { type: "string" },
+        json: { type: "boolean" },
+        raw: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -71,10 +78,7 @@ async function send(
       `Cannot read the public key of ${to.id} from ${keyFile}: has it started once (or run "deno task keygen")?`,
     );
   }
-  const stub = new ClientStub(from.address, {
-    maxMessageBytes: maxMessageBytes(config),
-    name: from.id,
-  });
+  const stub = clientStub(config, from);
   try {
     const response = await stub.prepareMessage({
       message: values.message,
@@ -93,21 +97,39 @@ async function send(
   }
 }
 
-async function poll(config: Config, values: { client?: string }): Promise<number> {
+async function poll(
+  config: Config,
+  values: { client?: string; json?: boolean; raw?: boolean },
+): Promise<number> {
   const client = findClient(config, values.client, "--client");
-  const stub = new ClientStub(client.address, {
-    maxMessageBytes: maxMessageBytes(config),
-    name: client.id,
-  });
+  if (values.json && values.raw) throw new UsageError("--json and --raw exclude each other");
+  const format: PollFormat = values.json ? "json" : values.raw ? "raw" : "text";
+  const stub = clientStub(config, client);
   try {
     const { messages } = await stub.pollMessages();
-    for (const message of messages) console.log(message);
+    if (messages.length === 0) console.error(`no new messages for ${client.id}`);
+    for (const message of messages) console.log(formatMessage(message, format));
     return 0;
   } catch (error) {
     throw explain(error, client);
   } finally {
     stub.close();
   }
+}
+
+/** A stub of `client`'s own service that sends the token of its API cookie. */
+function clientStub(config: Config, client: NodeConfig): ClientStub {
+  let headers: Record<string, string>;
+  try {
+    headers = cookieHeaders(readCookie(config.keysDir, client.id));
+  } catch (error) {
+    throw explain(error, client);
+  }
+  return new ClientStub(client.address, {
+    maxMessageBytes: maxMessageBytes(config),
+    name: client.id,
+    headers,
+  });
 }
 
 function findClient(config: Config, id: string | undefined, flag: string): NodeConfig {
@@ -124,11 +146,14 @@ function findClient(config: Config, id: string | undefined, flag: string): NodeC
 }
 
 function explain(error: unknown, client: NodeConfig): Error {
+  const start = `is the network running? (start it with "deno task network")`;
   if (error instanceof RpcError && (error.transient)) {
     return new Error(
-      `${client.id} at ${client.address} is not reachable: is the network running? ` +
-        `(start it with "deno task network") [${grpc.status[error.code]}]`,
+      `${client.id} at ${client.address} is not reachable: ${start} [${grpc.status[error.code]}]`,
     );
+  }
+  if (!(error instanceof RpcError) && error instanceof MixnetError) {
+    return new Error(error.status === "unavailable" ? `${error.message}: ${start}` : error.message);
   }
   if (error instanceof RpcError) return new Error(`${client.id} refused: ${error.details}`);
   return error as Error;

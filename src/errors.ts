@@ -10,6 +10,7 @@
 export type ErrorStatus =
   | "invalid-argument"
   | "permission-denied"
+  | "unauthenticated"
   | "not-found"
   | "already-exists"
   | "failed-precondition"

@@ -76,3 +76,45 @@ function formatValue(value: unknown): string {
   const text = String(value);
   return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
 }
+
+/** Options of {@link RateLimitedLog}. */
+export interface RateLimitedLogOptions {
+  /** Least time between two lines of one kind, in milliseconds; default 10 s. */
+  readonly intervalMs?: number;
+  /** The clock, in milliseconds (tests pass their own). */
+  readonly now?: () => number;
+}
+
+/**
+ * Warnings about events that others can cause at will, such as refused calls: the first of a
+ * kind (its message) is written at once, later ones at most once per interval with the number
+ * held back since the previous line as `suppressed`, so a flood cannot fill the log.
+ */
+export class RateLimitedLog {
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  readonly #kinds = new Map<string, { lastMs: number; suppressed: number }>();
+
+  /** Writes through `logger`. */
+  constructor(logger: Logger, options: RateLimitedLogOptions = {}) {
+    this.#logger = logger;
+    this.#intervalMs = options.intervalMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Writes a warning unless one with the same message was written less than an interval ago. */
+  warn(message: string, fields: LogFields = {}): void {
+    const now = this.#now();
+    const kind = this.#kinds.get(message);
+    if (kind && now - kind.lastMs < this.#intervalMs) {
+      kind.suppressed++;
+      return;
+    }
+    this.#logger.warn(
+      message,
+      kind?.suppressed ? { ...fields, suppressed: kind.suppressed } : fields,
+    );
+    this.#kinds.set(message, { lastMs: now, suppressed: 0 });
+  }
+}

@@ -16,6 +16,8 @@ export interface NetworkOptions {
   readonly onExit?: (node: NodeProcess, code: number) => void;
   /** Extra flags for every node (e.g. `--log-format json`). */
   readonly args?: (id: string) => string[];
+  /** Aborted while the network starts (Ctrl-C): the nodes started so far stop, and it rejects. */
+  readonly signal?: AbortSignal;
 }
 
 /** A running network. */
@@ -32,8 +34,8 @@ export interface RunningNetwork {
 /**
  * Starts every mix and client of the config at `configPath` and resolves once all are ready.
  *
- * @throws {MixnetError} naming the port when one is taken, or the node that failed to start
- * with its last log lines.
+ * @throws {MixnetError} naming the port when one is taken, the node that failed to start with
+ * its last log lines, or that the start was interrupted through `options.signal`.
  */
 export async function startNetwork(
   configPath: string,
@@ -58,11 +60,18 @@ export async function startNetwork(
     stopping = true;
     await Promise.all([...nodes.values()].map((node) => node.kill("SIGTERM", 10_000)));
   };
+  const interrupted = new Promise<never>((_, reject) => {
+    const onAbort = () =>
+      reject(new MixnetError("Start interrupted: stopped every node", { status: "unavailable" }));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  interrupted.catch(() => {});
+  const allReady = (nodes: NodeProcess[]) =>
+    Promise.race([Promise.all(nodes.map((n) => n.ready())), interrupted]);
   try {
-    const mixes = config.mixServers.map((m) => spawn("mix", m.id));
-    await Promise.all(mixes.map((m) => m.ready()));
-    const clients = config.clients.map((c) => spawn("client", c.id));
-    await Promise.all(clients.map((c) => c.ready()));
+    await allReady(config.mixServers.map((m) => spawn("mix", m.id)));
+    await allReady(config.clients.map((c) => spawn("client", c.id)));
   } catch (error) {
     await stop();
     throw error;

@@ -5,9 +5,11 @@
  *
  * @module
  */
+import { cookieHeaders, readCookie } from "../src/client/cookie.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
 import { ClientStub, maxMessageBytes } from "../src/rpc/mod.ts";
+import { denoCommand } from "./_deno_command.ts";
 import { deriveConfig, generateKeys } from "./_network_config.ts";
 import { startNetwork } from "./_network.ts";
 
@@ -24,8 +26,14 @@ async function main(): Promise<void> {
   );
   const network = await startNetwork(configPath);
   const limit = maxMessageBytes(config);
-  const sender = new ClientStub(from.address, { maxMessageBytes: limit, name: from.id });
-  const receiver = new ClientStub(to.address, { maxMessageBytes: limit, name: to.id });
+  const stub = (client: typeof from) =>
+    new ClientStub(client.address, {
+      maxMessageBytes: limit,
+      name: client.id,
+      headers: cookieHeaders(readCookie(config.keysDir, client.id)),
+    });
+  const sender = stub(from);
+  const receiver = stub(to);
   try {
     console.log(
       `demo: every client now sends one packet per round (a dummy when it has nothing to say)` +
@@ -62,7 +70,7 @@ async function main(): Promise<void> {
     await network.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  console.log("demo: network stopped. Run it yourself: deno task network");
+  console.log(`demo: network stopped. Run it yourself: ${denoCommand(Deno.env)} task network`);
 }
 
 if (import.meta.main) {

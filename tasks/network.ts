@@ -4,22 +4,38 @@
  * all on Ctrl-C or SIGTERM.
  *
  *   deno task network [--config config/config.yaml] [--clients N] [--base-port P]
- *                     [--round-duration S] [--ephemeral] [--restart] [--verbose]
+ *                     [--round-duration S] [--keep] [--ephemeral] [--restart] [--verbose]
+ *
+ * With --clients, --base-port or --round-duration it runs a config derived into a temp folder
+ * that also holds that network's secret keys and state; the folder is removed on every way out
+ * (stop, failure, Ctrl-C during the start) unless --keep is given.
  *
  * @module
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
+import { denoCommand } from "./_deno_command.ts";
 import { deriveConfig, generateKeys, removeKeys } from "./_network_config.ts";
 import { type RunningNetwork, startNetwork } from "./_network.ts";
 import { NetworkStatus } from "./_status.ts";
 
 const USAGE = `Usage: deno task network [--config config/config.yaml] [--clients N] [--base-port P]
-                         [--round-duration S] [--ephemeral] [--restart] [--verbose]`;
+                         [--round-duration S] [--keep] [--ephemeral] [--restart] [--verbose]`;
 const encoder = new TextEncoder();
 const tty = Deno.stdout.isTerminal();
 const COLORS = [36, 33, 35, 32, 34, 31, 96, 93, 95, 92];
+/** Signals that stop the network (and end the start if it is under way). */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** The flags {@link runNetwork} reads. */
+interface Flags {
+  readonly config?: string;
+  readonly ephemeral?: boolean;
+  readonly restart?: boolean;
+  readonly verbose?: boolean;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -29,6 +45,7 @@ async function main(): Promise<number> {
       clients: { type: "string" },
       "base-port": { type: "string" },
       "round-duration": { type: "string" },
+      keep: { type: "boolean" },
       ephemeral: { type: "boolean" },
       restart: { type: "boolean" },
       verbose: { type: "boolean" },
@@ -39,17 +56,42 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // From here on a signal stops the network in order, so the clean-up below always runs.
+  const interrupt = new AbortController();
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, () => interrupt.abort());
   let configPath = values.config ?? "config/config.yaml";
-  if (values.clients || values["base-port"] || values["round-duration"]) {
-    configPath = await deriveConfig(configPath, {
-      clients: values.clients ? positive(values.clients, "--clients") : undefined,
-      basePort: values["base-port"] ? positive(values["base-port"], "--base-port") : undefined,
-      roundDuration: values["round-duration"] ? Number(values["round-duration"]) : undefined,
-    });
-    console.log(
-      `network: derived config ${configPath} (use --config ${configPath} with send/poll)`,
-    );
+  if (!(values.clients || values["base-port"] || values["round-duration"])) {
+    return await runNetwork(configPath, values, interrupt.signal);
   }
+  configPath = await deriveConfig(configPath, {
+    clients: values.clients ? positive(values.clients, "--clients") : undefined,
+    basePort: values["base-port"] ? positive(values["base-port"], "--base-port") : undefined,
+    roundDuration: values["round-duration"] ? Number(values["round-duration"]) : undefined,
+  });
+  const dir = dirname(configPath);
+  console.log(
+    `network: derived config ${configPath} (use --config ${configPath} with send/poll; ${
+      values.keep ? "kept after the stop (--keep)" : "removed when the network stops, unless --keep"
+    })`,
+  );
+  try {
+    return await runNetwork(configPath, values, interrupt.signal);
+  } finally {
+    if (values.keep) console.log(`network: kept ${dir} (--keep): it holds secret keys`);
+    else {
+      await Deno.remove(dir, { recursive: true }).catch((error) =>
+        console.error(`network: cannot remove ${dir}: ${errorMessage(error)}`)
+      );
+    }
+  }
+}
+
+/** Runs the network of the config at `configPath` until `interrupt` or a node fails. */
+async function runNetwork(
+  configPath: string,
+  values: Flags,
+  interrupt: AbortSignal,
+): Promise<number> {
   const config = await loadConfig(configPath);
   const keys = await generateKeys(config, values.ephemeral ?? false);
   if (keys.created.length) console.log(`network: created keys for ${keys.created.join(", ")}`);
@@ -81,6 +123,7 @@ async function main(): Promise<number> {
   let failure: string | undefined;
   let wake: () => void = () => {};
   const finished = new Promise<void>((resolve) => (wake = resolve));
+  interrupt.addEventListener("abort", () => wake(), { once: true });
   const onExit = (node: { id: string }, code: number) => {
     print(node.id, `exited unexpectedly with code ${code}`);
     if (values.restart && running.network) {
@@ -105,11 +148,12 @@ async function main(): Promise<number> {
       else showStatus();
     },
     onExit,
+    signal: interrupt,
   });
   clearStatus();
   console.log(
     `network: all ${network.nodes.size} nodes ready, rounds of ${config.roundDuration} s. ` +
-      `Try: deno task send --from ${config.clients[0].id} --to ${
+      `Try: ${denoCommand(Deno.env)} task send --from ${config.clients[0].id} --to ${
         config.clients[1]?.id ?? config.clients[0].id
       } ` +
       `--message hello${
@@ -118,9 +162,6 @@ async function main(): Promise<number> {
   );
   showStatus();
   const periodic = tty ? undefined : setInterval(() => console.log(`status: ${status}`), 5000);
-  const onSignal = () => wake();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
   await finished;
   clearInterval(periodic);
   clearStatus();

@@ -29,6 +29,7 @@ import {
   type WaitForStartResponse,
 } from "../rpc/mod.ts";
 import type { ClientContext, ClientRecord } from "./context.ts";
+import { ApiCookie, cookiePath } from "./cookie.ts";
 import { LoopCover } from "./loops.ts";
 import { Preparer } from "./preparer.ts";
 import { Receiver } from "./receiver.ts";
@@ -143,10 +144,13 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   const serving = () => {
     if (stopping) throw new MixnetError(`${id} is stopping`, { status: "unavailable" });
   };
+  const cookie = new ApiCookie(cookiePath(config.keysDir, id));
+  const onRefused = () => ctx.metrics.count("api.unauthenticated");
   let server: RpcServer;
   try {
     server = await startServer(self.address, {
       maxMessageBytes: limit,
+      auth: { client: cookie.check({ logger, onRefused }) },
       client: {
         PrepareMessage(request) {
           serving();
@@ -164,6 +168,11 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     closeAll();
     throw error;
   }
+  await cookie.write().catch(async (error) => {
+    await server.close(0);
+    closeAll();
+    throw error;
+  });
   sender.start();
   receiver.start();
   logger.info("ready", {
@@ -182,6 +191,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     metrics: ctx.metrics,
     async stop(stopOptions = {}) {
       stopping = true;
+      await cookie.remove();
       if (!stopOptions.exiting) await server.close(1000);
       await Promise.all([sender.stop(), receiver.stop()]);
       closeAll();

@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 import { suggest } from "./_suggest.ts";
+import { describeYamlError } from "./_yaml_error.ts";
 
 /** A mix server or a client of the network, as listed in the config. */
 export interface NodeConfig {
@@ -83,13 +84,7 @@ export async function loadConfig(path: string): Promise<Config> {
  */
 export function parseConfig(text: string, path: string): Config {
   const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    const first = document.errors[0];
-    const line = first.linePos?.[0].line;
-    throw new ConfigError(
-      `${path}${line ? `:${line}` : ""}: not valid YAML: ${first.message.split("\n")[0]}`,
-    );
-  }
+  if (document.errors.length > 0) throw new ConfigError(describeYamlError(path, text, document));
   let data: unknown;
   try {
     data = document.toJS();
@@ -142,18 +137,52 @@ function describeIssue(path: string, issue: z.core.$ZodIssue): string {
       return `${path}: ${name}: unknown key${hint ? `, did you mean "${hint}"?` : ""}`;
     }).join("\n");
   }
+  const where = `${path}: ${field || "(document)"}`;
   if (issue.code === "invalid_type") {
     const got = issue.input === undefined ? "nothing (the key is required)" : describe(issue.input);
-    return `${path}: ${field || "(document)"}: expected ${issue.expected}, got ${got}`;
+    const expected = issue.expected === "int" ? "a whole number" : issue.expected;
+    return `${where}: expected ${expected}, got ${got}`;
   }
-  return `${path}: ${field || "(document)"}: ${issue.message}`;
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    return `${where}: ${describeRange(issue)}, got ${describe(issue.input, false)}`;
+  }
+  if (issue.code === "invalid_value") {
+    return `${where}: expected one of ${
+      issue.values.map((v) => JSON.stringify(v)).join(", ")
+    }, got ${describe(issue.input, false)}`;
+  }
+  if (issue.code === "invalid_format" || issue.code === "not_multiple_of") {
+    return `${where}: ${issue.message}, got ${describe(issue.input, false)}`;
+  }
+  return `${where}: ${issue.message}`;
 }
 
-function describe(value: unknown): string {
+/** What a bound asks for: zod's own words when the schema gives none. */
+function describeRange(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
+  if (!/^Too (small|big)/.test(issue.message)) return issue.message;
+  const small = issue.code === "too_small";
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  const inclusive = issue.inclusive !== false;
+  if (issue.origin === "number" || issue.origin === "int" || issue.origin === "bigint") {
+    return `expected a number ${small ? ">" : "<"}${inclusive ? "=" : ""} ${bound}`;
+  }
+  const unit = issue.origin === "string" ? "character" : "item";
+  return `expected ${small ? "at least" : "at most"} ${bound} ${unit}${bound === 1 ? "" : "s"}`;
+}
+
+/** A value as the message shows it: with its type where the type is what is wrong. */
+function describe(value: unknown, withType = true): string {
   if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
+  if (Array.isArray(value)) {
+    return value.length === 0 ? "an empty list" : `a list of ${value.length}`;
+  }
   if (typeof value === "object") return "a mapping";
-  return `${typeof value} ${JSON.stringify(value)}`;
+  const shown = typeof value === "string"
+    ? value.length > 60
+      ? `${JSON.stringify(value.slice(0, 40) + "…")} (${value.length} characters)`
+      : JSON.stringify(value)
+    : String(value);
+  return withType ? `${typeof value} ${shown}` : shown;
 }
 
 function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {

@@ -9,6 +9,7 @@ import { type ErrorStatus, MixnetError } from "../errors.ts";
 const TO_CODE: Record<ErrorStatus, grpc.status> = {
   "invalid-argument": grpc.status.INVALID_ARGUMENT,
   "permission-denied": grpc.status.PERMISSION_DENIED,
+  "unauthenticated": grpc.status.UNAUTHENTICATED,
   "not-found": grpc.status.NOT_FOUND,
   "already-exists": grpc.status.ALREADY_EXISTS,
   "failed-precondition": grpc.status.FAILED_PRECONDITION,

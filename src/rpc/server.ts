@@ -1,6 +1,6 @@
 /**
- * Serving the mixnet services: binding, size limits, and handlers that turn domain errors into
- * gRPC statuses.
+ * Serving the mixnet services: binding, size limits, a per-service check before every call, and
+ * handlers that turn domain errors into gRPC statuses.
  *
  * @module
  */
@@ -18,12 +18,30 @@ export interface RpcServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What an {@link AuthCheck} sees of a call. */
+export interface CallInfo {
+  /** `Service.Method`, e.g. `Client.PollMessages`. */
+  readonly method: string;
+  /** The caller's address as the transport reports it, e.g. `127.0.0.1:53012`. */
+  readonly peer: string;
+  /** The first text value of request header `name` (lower case), if the call carries one. */
+  header(name: string): string | undefined;
+}
+
+/**
+ * Decides whether a call may reach its handler: returning lets it through, throwing a
+ * {@link MixnetError} refuses it with that error's status (e.g. `unauthenticated`).
+ */
+export type AuthCheck = (call: CallInfo) => void;
+
 /** What {@link startServer} serves. */
 export interface ServeOptions {
   /** Handlers of the `MixServer` service. */
   readonly mix?: MixServerHandlers;
   /** Handlers of the `Client` service. */
   readonly client?: ClientHandlers;
+  /** A check per service, run before each of its calls reaches the handler; none by default. */
+  readonly auth?: { readonly mix?: AuthCheck; readonly client?: AuthCheck };
   /** Largest message accepted or sent, in bytes. */
   readonly maxMessageBytes: number;
   /** Called with every error a handler throws that is not a deliberate domain error. */
@@ -41,12 +59,14 @@ export async function startServer(address: string, options: ServeOptions): Promi
     "grpc.max_send_message_length": options.maxMessageBytes,
   });
   const pkg = mixnetPackage();
-  const services: [grpc.ServiceClientConstructor, object | undefined][] = [
-    [pkg.MixServer, options.mix],
-    [pkg.Client, options.client],
+  const services: [string, grpc.ServiceClientConstructor, object | undefined, AuthCheck?][] = [
+    ["MixServer", pkg.MixServer, options.mix, options.auth?.mix],
+    ["Client", pkg.Client, options.client, options.auth?.client],
   ];
-  for (const [{ service }, handlers] of services) {
-    if (handlers) server.addService(service, wrap(service, handlers, options.onInternalError));
+  for (const [name, { service }, handlers, check] of services) {
+    if (handlers) {
+      server.addService(service, wrap(name, service, handlers, check, options.onInternalError));
+    }
   }
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
@@ -83,11 +103,14 @@ export async function startServer(address: string, options: ServeOptions): Promi
 
 /**
  * Serves promise-returning handlers: a unary method's handler gets the request, a
- * client-streaming one's the requests as an async iterable (read as the handler goes).
+ * client-streaming one's the requests as an async iterable (read as the handler goes). The
+ * service's check, if any, runs first; a refused call never reaches its handler.
  */
 function wrap(
+  serviceName: string,
   service: grpc.ServiceDefinition,
   handlers: object,
+  check: AuthCheck | undefined,
   onInternalError: ServeOptions["onInternalError"],
 ): grpc.UntypedServiceImplementation {
   const implementation: grpc.UntypedServiceImplementation = {};
@@ -101,6 +124,7 @@ function wrap(
     ) => {
       let result: Promise<unknown>;
       try {
+        check?.(callInfo(`${serviceName}.${name}`, call));
         result = handler(
           streaming ? call : (call as grpc.ServerUnaryCall<unknown, unknown>).request,
         );
@@ -117,4 +141,18 @@ function wrap(
     };
   }
   return implementation;
+}
+
+function callInfo(
+  method: string,
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>,
+): CallInfo {
+  return {
+    method,
+    peer: call.getPeer(),
+    header(name) {
+      const value = call.metadata.get(name)[0];
+      return typeof value === "string" ? value : undefined;
+    },
+  };
 }

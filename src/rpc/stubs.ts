@@ -1,6 +1,6 @@
 /**
- * Promise-returning client stubs of both services, with a deadline on every call and errors
- * that name the peer and the method.
+ * Promise-returning client stubs of both services, with a deadline and the stub's headers on
+ * every call, and errors that name the peer and the method.
  *
  * @module
  */
@@ -12,10 +12,12 @@ import { RpcError } from "./errors.ts";
 type Callback<Res> = (error: grpc.ServiceError | null, response: Res) => void;
 type UnaryMethod<Req, Res> = (
   request: Req,
+  metadata: grpc.Metadata,
   options: grpc.CallOptions,
   callback: Callback<Res>,
 ) => grpc.Call;
 type StreamMethod<Req, Res> = (
+  metadata: grpc.Metadata,
   options: grpc.CallOptions,
   callback: Callback<Res>,
 ) => grpc.ClientWritableStream<Req>;
@@ -28,6 +30,8 @@ export interface StubOptions {
   readonly timeoutMs?: number;
   /** How the peer is named in errors, e.g. `mix_2 (127.0.0.1:50052)`. */
   readonly name?: string;
+  /** Request headers sent with every call (lower-case names), e.g. a credential. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Per-call options. */
@@ -42,6 +46,7 @@ class Stub {
   readonly #client: grpc.Client;
   readonly #timeoutMs: number;
   readonly #name: string;
+  readonly #headers: Readonly<Record<string, string>>;
 
   constructor(service: grpc.ServiceClientConstructor, address: string, options: StubOptions) {
     this.#client = new service(address, grpc.credentials.createInsecure(), {
@@ -51,11 +56,16 @@ class Stub {
     });
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#name = options.name ?? address;
+    this.#headers = options.headers ?? {};
   }
 
   protected call<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
     const fn = this.#method<UnaryMethod<Req, Res>>(method);
-    return this.#settle(method, options, (o, done) => fn.call(this.#client, request, o, done));
+    return this.#settle(
+      method,
+      options,
+      (m, o, done) => fn.call(this.#client, request, m, o, done),
+    );
   }
 
   /** A client-streaming call: writes every request, then waits for the one response. */
@@ -65,8 +75,8 @@ class Stub {
     options: CallOptions = {},
   ): Promise<Res> {
     const fn = this.#method<StreamMethod<Req, Res>>(method);
-    return this.#settle<Res>(method, options, (o, done) => {
-      const call = fn.call(this.#client, o, done);
+    return this.#settle<Res>(method, options, (m, o, done) => {
+      const call = fn.call(this.#client, m, o, done);
       for (const request of requests) call.write(request);
       call.end();
       return call;
@@ -78,19 +88,21 @@ class Stub {
   }
 
   /**
-   * Starts a call with its deadline, cancels it when the signal aborts, and settles with its
-   * response or an {@link RpcError}.
+   * Starts a call with its deadline and headers, cancels it when the signal aborts, and
+   * settles with its response or an {@link RpcError}.
    */
   #settle<Res>(
     method: string,
     options: CallOptions,
-    start: (options: grpc.CallOptions, done: Callback<Res>) => grpc.Call,
+    start: (metadata: grpc.Metadata, options: grpc.CallOptions, done: Callback<Res>) => grpc.Call,
   ): Promise<Res> {
     const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
+    const metadata = new grpc.Metadata();
+    for (const [name, value] of Object.entries(this.#headers)) metadata.set(name, value);
     const { signal } = options;
     return new Promise<Res>((resolve, reject) => {
       const cancel = () => call.cancel();
-      const call = start({ deadline }, (error, res) => {
+      const call = start(metadata, { deadline }, (error, res) => {
         signal?.removeEventListener("abort", cancel);
         if (error) reject(new RpcError(this.#name, method, error.code, error.details));
         else resolve(res);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { cookieHeaders, readCookie } from "../../src/client/cookie.ts";
 import { ClientStub, maxMessageBytes } from "../../src/rpc/mod.ts";
 import { readMetrics, startInProcessNetwork, startTempNetwork } from "./temp_network.ts";
 
@@ -40,16 +41,15 @@ export async function runPoint(
   const net = options.inProcess ? await startInProcessNetwork(spec) : await startTempNetwork(spec);
   const limit = maxMessageBytes(net.config);
   const [c1, c2] = net.config.clients;
-  const sender = new ClientStub(c1.address, {
-    maxMessageBytes: limit,
-    name: c1.id,
-    timeoutMs: 60_000,
-  });
-  const receiver = new ClientStub(c2.address, {
-    maxMessageBytes: limit,
-    name: c2.id,
-    timeoutMs: 60_000,
-  });
+  const stub = (client: typeof c1) =>
+    new ClientStub(client.address, {
+      maxMessageBytes: limit,
+      name: client.id,
+      timeoutMs: 60_000,
+      headers: cookieHeaders(readCookie(net.config.keysDir, client.id)),
+    });
+  const sender = stub(c1);
+  const receiver = stub(c2);
   try {
     // A few rounds of dummies first, as a running network would have.
     await new Promise((r) => setTimeout(r, 5 * ROUND_S * 1000));

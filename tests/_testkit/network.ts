@@ -23,7 +23,8 @@ import {
   MixServerStub,
   type PollMessagesRequest,
 } from "../../src/rpc/mod.ts";
-import { type ClientNode, startClient } from "../../src/client/mod.ts";
+import { type ClientNode, cookieHeaders, readCookie, startClient } from "../../src/client/mod.ts";
+import type { Logger } from "../../src/log.ts";
 import { freePorts } from "./ports.ts";
 
 /** Options of {@link createTestNetwork}. */
@@ -93,14 +94,14 @@ export class TestNetwork {
     this.mixes.delete(id);
   }
 
-  /** Starts client `id` in this process. */
-  async startClient(id: string): Promise<ClientNode> {
+  /** Starts client `id` in this process (silent unless a logger is given). */
+  async startClient(id: string, options: { logger?: Logger } = {}): Promise<ClientNode> {
     const node = await startClient({
       config: this.config,
       id,
       box: this.box,
       keyPair: this.keys.get(id)!,
-      logger: silentLogger,
+      logger: options.logger ?? silentLogger,
       startTimeoutMs: 20_000,
     });
     this.clients.set(id, node);
@@ -120,12 +121,19 @@ export class TestNetwork {
     this.#clientStubs.delete(id);
   }
 
-  /** A stub to client `id`'s own service. */
+  /**
+   * A stub to client `id`'s own service, as its owner: it sends the token of the client's API
+   * cookie as it is when the stub is made (drop the stub when the client restarts).
+   */
   client(id: string): ClientStub {
     let stub = this.#clientStubs.get(id);
     if (!stub) {
       const address = this.config.clients.find((c) => c.id === id)!.address;
-      stub = new ClientStub(address, { maxMessageBytes: maxMessageBytes(this.config), name: id });
+      stub = new ClientStub(address, {
+        maxMessageBytes: maxMessageBytes(this.config),
+        name: id,
+        headers: cookieHeaders(readCookie(this.config.keysDir, id)),
+      });
       this.#clientStubs.set(id, stub);
     }
     return stub;

@@ -127,22 +127,35 @@ Deno.test("clients exchange messages through the cascade", async (t) => {
     });
 
     await t.step(
-      "the original API shape, built from the proto alone, works end to end",
+      "the original API shape, built from the proto alone, works end to end with the cookie's token",
       async () => {
         const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true });
         // deno-lint-ignore no-explicit-any
         const pkg = grpc.loadPackageDefinition(definition).mixnet as any;
+        const [c1, c2] = net.config.clients;
+        // Any gRPC client that can read the client's cookie file drives it, with one header.
+        const tokens = new Map(
+          [c1, c2].map((c) => [
+            c.address,
+            Deno.readTextFileSync(`${net.dir}/secret/${c.id}.cookie`).trim(),
+          ]),
+        );
         const call = (address: string, method: string, request: unknown) => {
           const client = new pkg.Client(address, grpc.credentials.createInsecure());
+          const metadata = new grpc.Metadata();
+          metadata.set("authorization", `Bearer ${tokens.get(address)}`);
           return new Promise<Record<string, unknown>>((resolve, reject) => {
-            client[method](request, (error: Error | null, response: Record<string, unknown>) => {
-              client.close();
-              if (error) reject(error);
-              else resolve(response);
-            });
+            client[method](
+              request,
+              metadata,
+              (error: Error | null, response: Record<string, unknown>) => {
+                client.close();
+                if (error) reject(error);
+                else resolve(response);
+              },
+            );
           });
         };
-        const [c1, c2] = net.config.clients;
         const prepared = await call(c1.address, "PrepareMessage", {
           message: "original shape",
           recipient_pubkey: new TextEncoder().encode(

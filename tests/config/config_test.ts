@@ -117,3 +117,107 @@ Deno.test("wrong types, bad YAML and a missing file are refused clearly", async 
     /Cannot read config \/nonexistent\/config\.yaml: no such file/,
   );
 });
+
+Deno.test("every range error names the field and the value given", () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      "round_duration: 0.5",
+      "round_duration: -1",
+      /round_duration: expected a number >= 0\.01, got -1$/,
+    ],
+    [
+      "round_duration: 0.5",
+      "round_duration: 5000",
+      /round_duration: expected a number <= 3600, got 5000$/,
+    ],
+    [
+      "round_duration: 0.5",
+      "round_duration: .inf",
+      /round_duration: expected number, got number Infinity$/,
+    ],
+    [
+      "messages_per_round: 2",
+      "messages_per_round: 0",
+      /messages_per_round: expected a number >= 1, got 0$/,
+    ],
+    [
+      "messages_per_round: 2",
+      "messages_per_round: 1.5",
+      /messages_per_round: expected a whole number, got number 1\.5$/,
+    ],
+    [
+      "dummy_payload: dummy",
+      "dummy_payload: dummy\npayload_size: 0",
+      /payload_size: expected a number >= 1, got 0$/,
+    ],
+    [
+      "dummy_payload: dummy",
+      "dummy_payload: dummy\nround_timeout: -2",
+      /round_timeout: expected a number >= 0, got -2$/,
+    ],
+    [
+      "dummy_payload: dummy",
+      "dummy_payload: dummy\nmin_batch: -3",
+      /min_batch: expected a number >= 0, got -3$/,
+    ],
+    [
+      "dummy_payload: dummy",
+      "dummy_payload: dummy\nmax_queued_bytes: 0",
+      /max_queued_bytes: expected a number >= 1, got 0$/,
+    ],
+    [
+      "dummy_payload: dummy",
+      'dummy_payload: dummy\nkeys_dir: ""',
+      /keys_dir: expected at least 1 character, got ""$/,
+    ],
+    ["id: client_1", "id: bad id", /clients\[0\]\.id: expected an id of 1 to 64 .*, got "bad id"$/],
+    [
+      "dummy_payload: dummy",
+      "dummy_payload: dummy\ncrypto_backend: rot13",
+      /crypto_backend: expected one of "native", "libsodium", "tweetnacl", got "rot13"$/,
+    ],
+    [
+      '"127.0.0.1:7001"',
+      `"${"h".repeat(200)}:1"`,
+      /mix_servers\[0\]\.address: expected at most 126 characters, got "h{40}…" \(202 characters\)$/,
+    ],
+  ];
+  for (const [from, to, pattern] of cases) {
+    refuse(BASE.replace(from, to), new RegExp(`^config/config\\.yaml: ${pattern.source}`));
+  }
+  refuse(
+    BASE.replace(/mix_servers:\n( {2}- .*\n)+/, "mix_servers: []\n"),
+    /mix_servers: expected at least one mix server, got an empty list$/,
+  );
+});
+
+Deno.test("a YAML syntax error is reported at the line where it is, with a clean message", async () => {
+  const shipped = await Deno.readTextFile(new URL("../../config/config.yaml", import.meta.url));
+  const lines = shipped.split("\n");
+  assert.equal(lines[4], 'dummy_payload: "dummy"');
+  const withLine5 = (line: string) => lines.with(4, line).join("\n");
+  refuse(
+    withLine5('dummy_payload: "dummy'),
+    /^config\/config\.yaml:5: not valid YAML: the double-quoted string that opens at column 16 is never closed \(Missing closing "quote\)$/,
+  );
+  refuse(
+    withLine5("dummy_payload: 'dummy"),
+    /^config\/config\.yaml:5: not valid YAML: the single-quoted string that opens at column 16/,
+  );
+  refuse(
+    withLine5("dummy_payload: [dummy"),
+    /^config\/config\.yaml:5: not valid YAML: the list "\[" that opens at column 16 is never closed/,
+  );
+  refuse(
+    withLine5("dummy_payload: {a: b"),
+    /^config\/config\.yaml:5: not valid YAML: the mapping "\{" that opens at column 16/,
+  );
+  refuse(
+    withLine5('dummy_payload: "a" b: c'),
+    /^config\/config\.yaml:5: not valid YAML: Nested mappings are not allowed in compact mappings \(column 16\)$/,
+  );
+  refuse(
+    withLine5("round_duration: 2"),
+    /^config\/config\.yaml:5: not valid YAML: Map keys must be unique \(column 1\)$/,
+  );
+});

@@ -21,11 +21,15 @@ export const CLI_PERMISSIONS = [
   "--allow-sys",
 ];
 
-/** Runs `deno run <permissions> <script> <args>` from the repo root to completion. */
+/**
+ * Runs `deno run <permissions> <script> <args>` from the repo root to completion, with `env`
+ * added to this process's environment.
+ */
 export async function run(
   script: string,
   args: string[],
   permissions = TASK_PERMISSIONS,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command("deno", {
     args: ["run", ...permissions, script, ...args],
@@ -33,7 +37,7 @@ export async function run(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -43,15 +47,22 @@ export async function run(
   };
 }
 
-/** Spawns a long-running task script from the repo root, its stdout and stderr piped. */
-export function spawn(script: string, args: string[]): Deno.ChildProcess {
+/**
+ * Spawns a long-running task script from the repo root, its stdout and stderr piped, with `env`
+ * added to this process's environment.
+ */
+export function spawn(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
   return new Deno.Command("deno", {
     args: ["run", ...TASK_PERMISSIONS, script, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
 }
 

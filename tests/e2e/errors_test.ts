@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { ApiCookie, cookiePath } from "../../src/client/mod.ts";
+import { loadConfig } from "../../src/config/mod.ts";
 import { deriveConfig } from "../../tasks/_network_config.ts";
 import { CLI_PERMISSIONS, run } from "./_run.ts";
 
@@ -81,6 +83,25 @@ Deno.test("sending to a client whose key file is missing says how to create it",
     assert.equal(down.code, 1);
     assert.match(
       down.stderr,
+      /client_1 is not running: it has no API cookie at .*client_1\.cookie .*: is the network running\? \(start it with "deno task network"\)/,
+    );
+    // A client killed with SIGKILL leaves its cookie behind: then its port does not answer.
+    const config = await loadConfig(configPath);
+    await new ApiCookie(cookiePath(config.keysDir, "client_1")).write();
+    const dead = await run("src/cli.ts", [
+      "send",
+      "--from",
+      "client_1",
+      "--to",
+      "client_2",
+      "--message",
+      "x",
+      "--config",
+      configPath,
+    ], CLI_PERMISSIONS);
+    assert.equal(dead.code, 1);
+    assert.match(
+      dead.stderr,
       /client_1 at 127\.0\.0\.1:\d+ is not reachable: is the network running\? \(start it with "deno task network"\)/,
     );
     const usage = await run("src/cli.ts", [

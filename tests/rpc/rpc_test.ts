@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type CallInfo,
   ClientStub,
   grpc,
   MixServerStub,
@@ -29,7 +30,7 @@ Deno.test("a real server answers every method of both services", async () => {
           notice: new Uint8Array([8, 9]),
         });
       },
-      Register(r) {
+      Register(r: { client_id: string }) {
         seen.push(`register ${r.client_id}`);
         return Promise.resolve({ status: true, reason: "" });
       },
@@ -200,5 +201,108 @@ Deno.test("binding a port in use fails with a clear message", async () => {
     );
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("a service's check refuses calls before their handler and leaves the other service open", async () => {
+  const handled: string[] = [];
+  const checked: string[] = [];
+  const refuseWithout = (value: string) => (call: CallInfo) => {
+    checked.push(`${call.method} ${call.header("x-pass") ?? "-"} ${call.peer}`);
+    if (call.header("x-pass") !== value) {
+      throw new MixnetError(`${call.method}: no pass`, { status: "unauthenticated" });
+    }
+  };
+  const server = await startServer("127.0.0.1:0", {
+    maxMessageBytes: LIMIT,
+    auth: { client: refuseWithout("open sesame") },
+    mix: {
+      Register(r: { client_id: string }) {
+        handled.push(`register ${r.client_id}`);
+        return Promise.resolve({ status: true, reason: "" });
+      },
+    } as never,
+    client: {
+      PrepareMessage() {
+        handled.push("prepare");
+        return Promise.resolve({ status: true, round: 1, reason: "", prepare_ms: 0 });
+      },
+      PollMessages() {
+        handled.push("poll");
+        return Promise.resolve({ messages: ["secret"] });
+      },
+    },
+  });
+  const address = `127.0.0.1:${server.port}`;
+  const outsider = new ClientStub(address, { maxMessageBytes: LIMIT, name: "client_1" });
+  const guesser = new ClientStub(address, {
+    maxMessageBytes: LIMIT,
+    headers: { "x-pass": "open sesame?" },
+  });
+  const owner = new ClientStub(address, {
+    maxMessageBytes: LIMIT,
+    headers: { "x-pass": "open sesame" },
+  });
+  const mix = new MixServerStub(address, { maxMessageBytes: LIMIT });
+  try {
+    const refused = await outsider.pollMessages().catch((e) => e);
+    assert.ok(refused instanceof RpcError);
+    assert.equal(refused.code, grpc.status.UNAUTHENTICATED);
+    assert.equal(refused.status, "unauthenticated");
+    assert.match(refused.message, /PollMessages on client_1 failed: UNAUTHENTICATED: .*no pass/);
+    const guessed = await guesser.prepareMessage({
+      message: "forged",
+      recipient_pubkey: new Uint8Array(32),
+      recipient_addr: "a:1",
+    }).catch((e) => e);
+    assert.equal(guessed.code, grpc.status.UNAUTHENTICATED);
+    assert.deepEqual(handled, []);
+    assert.deepEqual((await owner.pollMessages()).messages, ["secret"]);
+    assert.equal(
+      (await mix.register({ client_id: "c", timestamp_ms: 1, mac: new Uint8Array() }))
+        .status,
+      true,
+    );
+    assert.deepEqual(handled, ["poll", "register c"]);
+    assert.equal(checked.length, 3);
+    assert.match(checked[0], /^Client\.PollMessages - 127\.0\.0\.1:\d+$/);
+    assert.match(checked[1], /^Client\.PrepareMessage open sesame\? 127\.0\.0\.1:\d+$/);
+    assert.match(checked[2], /^Client\.PollMessages open sesame 127\.0\.0\.1:\d+$/);
+  } finally {
+    for (const stub of [outsider, guesser, owner, mix]) stub.close();
+    await server.close();
+  }
+});
+
+Deno.test("a check on a client-streaming method refuses the stream before its handler reads it", async () => {
+  let reached = false;
+  const server = await startServer("127.0.0.1:0", {
+    maxMessageBytes: LIMIT,
+    auth: {
+      mix: (call) => {
+        throw new MixnetError(`${call.method} refused`, { status: "unauthenticated" });
+      },
+    },
+    mix: {
+      ForwardBatch() {
+        reached = true;
+        return Promise.resolve({ status: "stored" });
+      },
+    } as never,
+  });
+  const mix = new MixServerStub(`127.0.0.1:${server.port}`, { maxMessageBytes: LIMIT });
+  try {
+    const error = await mix.forwardBatch({
+      round: 0,
+      packets: [new Uint8Array(8)],
+      mix_id: "m",
+      mac: new Uint8Array(),
+    }).catch((e) => e);
+    assert.equal(error.code, grpc.status.UNAUTHENTICATED);
+    assert.match(error.details, /MixServer\.ForwardBatch refused/);
+    assert.equal(reached, false);
+  } finally {
+    mix.close();
+    await server.close();
   }
 });
