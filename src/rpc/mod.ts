@@ -8,5 +8,5 @@ export { grpc, RpcError, toServiceError } from "./errors.ts";
 export { BATCH_CHUNK_BYTES, chunkBatch, maxMessageBytes } from "./limits.ts";
 export type * from "./messages.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
-export { type RpcServer, type ServeOptions, startServer } from "./server.ts";
+export { RECEIVE_WINDOW_BYTES, type RpcServer, type ServeOptions, startServer } from "./server.ts";
 export { type CallOptions, ClientStub, MixServerStub, type StubOptions } from "./stubs.ts";

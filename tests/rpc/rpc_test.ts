@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import {
   ClientStub,
   grpc,
   MixServerStub,
   type PollMessagesRequest,
+  RECEIVE_WINDOW_BYTES,
   RpcError,
   startServer,
 } from "../../src/rpc/mod.ts";
@@ -194,5 +196,24 @@ Deno.test("binding a port in use fails with a clear message", async () => {
     );
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("a server advertises its large receive window for each stream and the connection", async () => {
+  const server = await startServer("127.0.0.1:0", { maxMessageBytes: LIMIT });
+  const session = http2.connect(`http://127.0.0.1:${server.port}`);
+  try {
+    const settings = await new Promise<http2.Settings>((resolve) =>
+      session.once("remoteSettings", resolve)
+    );
+    assert.equal(settings.initialWindowSize, RECEIVE_WINDOW_BYTES);
+    // The connection's WINDOW_UPDATE goes out before the answer to a later PING.
+    await new Promise<void>((resolve, reject) =>
+      session.ping((error) => error ? reject(error) : resolve())
+    );
+    assert.equal(session.state.remoteWindowSize, RECEIVE_WINDOW_BYTES);
+  } finally {
+    session.close();
+    await server.close();
   }
 });
