@@ -1,7 +1,7 @@
 /**
  * Entry script of a mix server.
  *
- *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-sys \
+ *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-ffi --allow-sys \
  *     src/mix.ts --id mix_1 --config config/config.yaml
  *
  * @module

@@ -9,12 +9,16 @@ import { fileURLToPath } from "node:url";
 
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
-/** Permissions a node process gets: its files, loopback, its environment flags. */
+/**
+ * Permissions a node process gets: its files, loopback, its environment flags, and loading the
+ * native libsodium addon of the default crypto backend (see src/crypto/native.ts).
+ */
 export const NODE_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-net=127.0.0.1",
   "--allow-env",
+  "--allow-ffi",
   "--allow-sys",
 ];
 

@@ -1,5 +1,7 @@
 /**
- * The default sealed box: libsodium compiled to WebAssembly.
+ * The portable sealed box: libsodium compiled to WebAssembly. The fallback where the native
+ * backend cannot load (no `--allow-ffi`, no prebuilt binary for the platform): same bytes, no
+ * permission, three to four times slower per byte.
  *
  * @module
  */

@@ -28,7 +28,11 @@ export { KeyDirectory } from "./key_directory.ts";
 export { batchDigest, batchProof, forwardProof, pollProof, registerProof } from "./proofs.ts";
 export { decodeBase64, encodeBase64 } from "./_base64.ts";
 
-/** Names of the available sealed-box backends. */
+/**
+ * Names of the available sealed-box backends: `native` (the default; libsodium as a Node-API
+ * addon, needs `--allow-ffi`), `libsodium` (WebAssembly, the portable fallback) and `tweetnacl`
+ * (pure JavaScript, the reference).
+ */
 export const BACKENDS = {
   native: createNativeBox,
   libsodium: createLibsodiumBox,
@@ -38,7 +42,8 @@ export const BACKENDS = {
 /**
  * Creates the sealed box named in config `crypto_backend`.
  *
- * @throws {CryptoError} for an unknown name.
+ * @throws {CryptoError} for an unknown name (at once), and (rejected) when the native backend's
+ * addon cannot load, saying how to fix it.
  */
 export function createSealedBox(name: string = "native"): Promise<SealedBox> {
   const create = BACKENDS[name as keyof typeof BACKENDS];

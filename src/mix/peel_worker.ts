@@ -6,6 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import { createSealedBox, type KeyPair, type SealedBox } from "../crypto/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { buildOnion, PayloadKind } from "../onion/mod.ts";
 import {
   type CoverJob,
@@ -25,10 +26,17 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob | CoverJob>) => 
   if (message.type === "setup") {
     key = { publicKey: message.publicKey, secretKey: message.secretKey };
     expected = { payloadSize: message.payloadSize, layers: message.layers };
-    ready = createSealedBox(message.backend).then((b) => {
-      box = b;
-      self.postMessage({ id: -1, results: [] } satisfies PeelReply);
-    });
+    // The first reply says whether the backend loaded, so the pool fails instead of waiting.
+    ready = (async () => {
+      try {
+        box = await createSealedBox(message.backend);
+        self.postMessage({ id: -1, results: [] } satisfies PeelReply);
+      } catch (error) {
+        self.postMessage(
+          { id: -1, results: [], setupError: errorMessage(error) } satisfies PeelReply,
+        );
+      }
+    })();
     return;
   }
   await ready;

@@ -61,11 +61,15 @@ export interface CoverJob {
   readonly route: readonly RouteNode[];
 }
 
-/** A worker's answer to a {@link PeelJob} (results) or a {@link CoverJob} (packets). */
+/**
+ * A worker's answer to a {@link PeelJob} (results) or a {@link CoverJob} (packets), or, with
+ * id -1, to its {@link PeelSetup} (`setupError` when its crypto backend did not load).
+ */
 export interface PeelReply {
   readonly id: number;
   readonly results: PeelResult[];
   readonly packets?: Uint8Array[];
+  readonly setupError?: string;
 }
 
 /**
@@ -131,7 +135,7 @@ export class Peeler {
   >();
   #nextId = 0;
   readonly #options: PeelerOptions;
-  /** Resolves when every worker has loaded its crypto backend. */
+  /** Resolves when every worker has loaded its crypto backend; rejects when one cannot. */
   readonly ready: Promise<void>;
 
   /** Starts the workers; await {@link ready} before the first peel. */
@@ -141,10 +145,17 @@ export class Peeler {
     const started: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL("./peel_worker.ts", import.meta.url), { type: "module" });
-      let up: () => void;
-      started.push(new Promise((resolve) => (up = resolve)));
+      let up: (reply: PeelReply) => void;
+      started.push(
+        new Promise((resolve, reject) => {
+          up = ({ setupError }) => {
+            if (setupError === undefined) resolve();
+            else reject(new Error(`Peeling worker cannot start: ${setupError}`));
+          };
+        }),
+      );
       worker.onmessage = (event: MessageEvent<PeelReply>) => {
-        if (event.data.id === -1) return up();
+        if (event.data.id === -1) return up(event.data);
         const pending = this.#pending.get(event.data.id);
         this.#pending.delete(event.data.id);
         pending?.resolve(event.data);
@@ -258,7 +269,7 @@ export class Peeler {
   async close(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise((resolve) => (timer = setTimeout(resolve, 10_000)));
-    await Promise.race([this.ready, late]);
+    await Promise.race([this.ready.catch(() => {}), late]);
     // A pending timer would keep a process that is otherwise done alive for 10 s.
     clearTimeout(timer);
     for (const worker of this.#workers) worker.terminate();

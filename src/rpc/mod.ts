@@ -11,6 +11,7 @@ export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
 export {
   type AuthCheck,
   type CallInfo,
+  RECEIVE_WINDOW_BYTES,
   type RpcServer,
   type ServeOptions,
   startServer,

@@ -5,6 +5,7 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import type * as http2 from "node:http2";
 import { MixnetError } from "../errors.ts";
 import type { ClientHandlers, MixServerHandlers } from "./messages.ts";
 import { mixnetPackage } from "./proto.ts";
@@ -46,7 +47,20 @@ export interface ServeOptions {
   readonly maxMessageBytes: number;
   /** Called with every error a handler throws that is not a deliberate domain error. */
   readonly onInternalError?: (method: string, error: unknown) => void;
+  /**
+   * HTTP/2 receive window, per stream and per connection, in bytes; default
+   * {@link RECEIVE_WINDOW_BYTES}. 65,535 is HTTP/2's (and grpc-js's) own default.
+   */
+  readonly receiveWindowBytes?: number;
 }
+
+/**
+ * The HTTP/2 flow-control window a server advertises, per stream and per connection: large
+ * enough that a round's batch (chunks of 1 MiB, a round of several MB) flows without waiting
+ * on WINDOW_UPDATE round trips to a busy receiver. Memory is not reserved by it; it only bounds
+ * what a sender may have in flight.
+ */
+export const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /**
  * Binds `address` (`host:port`) and serves the given services.
@@ -54,10 +68,14 @@ export interface ServeOptions {
  * @throws {MixnetError} with status unavailable when the address cannot be bound.
  */
 export async function startServer(address: string, options: ServeOptions): Promise<RpcServer> {
+  const window = options.receiveWindowBytes ?? RECEIVE_WINDOW_BYTES;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
+    // Only clients read it in grpc-js 1.14; raiseReceiveWindow does it for the server.
+    "grpc-node.flow_control_window": window,
   });
+  const http2Servers = http2ServersOf(server);
   const pkg = mixnetPackage();
   const services: [string, grpc.ServiceClientConstructor, object | undefined, AuthCheck?][] = [
     ["MixServer", pkg.MixServer, options.mix, options.auth?.mix],
@@ -84,6 +102,7 @@ export async function startServer(address: string, options: ServeOptions): Promi
       } else resolve(port);
     });
   });
+  raiseReceiveWindow(http2Servers, window);
   return {
     port,
     close(graceMs = 2000) {
@@ -99,6 +118,37 @@ export async function startServer(address: string, options: ServeOptions): Promi
       });
     },
   };
+}
+
+/**
+ * The HTTP/2 servers a grpc-js server creates as it binds. grpc-js 1.14 has no server option for
+ * the receive window (grpc/grpc-node#3058 proposes one, doing what raiseReceiveWindow does), so
+ * this reaches for them.
+ *
+ * @throws {MixnetError} when the pinned grpc-js no longer keeps them there.
+ */
+function http2ServersOf(server: grpc.Server): Map<http2.Http2Server, unknown> {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) {
+    throw new MixnetError(
+      "Cannot set the HTTP/2 receive window: this grpc-js keeps no http2Servers map (check the " +
+        "pinned version, or use its own server option)",
+    );
+  }
+  return servers;
+}
+
+/**
+ * Makes bound HTTP/2 servers advertise a receive window of `bytes` per stream
+ * (SETTINGS_INITIAL_WINDOW_SIZE) and per connection (a WINDOW_UPDATE as each session opens).
+ */
+function raiseReceiveWindow(servers: Map<http2.Http2Server, unknown>, bytes: number): void {
+  for (const http2Server of servers.keys()) {
+    http2Server.updateSettings({ initialWindowSize: bytes });
+    http2Server.on("session", (session: http2.ServerHttp2Session) => {
+      session.setLocalWindowSize(bytes);
+    });
+  }
 }
 
 /**

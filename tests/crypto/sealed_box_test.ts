@@ -60,6 +60,16 @@ for (const name of names) {
     }
   });
 
+  Deno.test(`${name}: seals and opens bytes held in views of larger buffers`, () => {
+    // gRPC decodes bytes fields as views into the buffer of the whole message.
+    const pair = box.generateKeyPair();
+    const message = new Uint8Array(3000).map((_, i) => i * 3).subarray(100, 1100);
+    const sealed = box.seal(message, pair.publicKey);
+    const held = new Uint8Array(sealed.length + 100);
+    held.set(sealed, 60);
+    assert.deepEqual(box.open(held.subarray(60, 60 + sealed.length), pair), message);
+  });
+
   Deno.test(`${name}: two seals of one message differ (fresh ephemeral key)`, () => {
     const pair = box.generateKeyPair();
     const message = new Uint8Array(16);

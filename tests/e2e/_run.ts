@@ -9,6 +9,7 @@ export const TASK_PERMISSIONS = [
   "--allow-write",
   "--allow-net=127.0.0.1",
   "--allow-env",
+  "--allow-ffi",
   "--allow-run=deno",
   "--allow-sys",
 ];

@@ -51,3 +51,16 @@ Deno.test("a packet is worth a worker job of its own from about 50 KB", () => {
   assert.equal(worthPeelingAlone(10_000), false);
   assert.equal(worthPeelingAlone(100_000), true);
 });
+
+Deno.test("the pool fails to start, saying why, when its workers cannot load the backend", async () => {
+  const unknown = { ...box, name: "rot13" };
+  const peeler = new Peeler({ box: unknown, keyPair: mix, payloadSize: 64, layers: 1, workers: 1 });
+  try {
+    await assert.rejects(
+      peeler.ready,
+      /Peeling worker cannot start: Unknown crypto backend "rot13"/,
+    );
+  } finally {
+    await peeler.close();
+  }
+});

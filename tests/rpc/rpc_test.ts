@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import {
   type CallInfo,
   ClientStub,
   grpc,
   MixServerStub,
   type PollMessagesRequest,
+  RECEIVE_WINDOW_BYTES,
   RpcError,
   startServer,
 } from "../../src/rpc/mod.ts";
@@ -303,6 +305,25 @@ Deno.test("a check on a client-streaming method refuses the stream before its ha
     assert.equal(reached, false);
   } finally {
     mix.close();
+    await server.close();
+  }
+});
+
+Deno.test("a server advertises its large receive window for each stream and the connection", async () => {
+  const server = await startServer("127.0.0.1:0", { maxMessageBytes: LIMIT });
+  const session = http2.connect(`http://127.0.0.1:${server.port}`);
+  try {
+    const settings = await new Promise<http2.Settings>((resolve) =>
+      session.once("remoteSettings", resolve)
+    );
+    assert.equal(settings.initialWindowSize, RECEIVE_WINDOW_BYTES);
+    // The connection's WINDOW_UPDATE goes out before the answer to a later PING.
+    await new Promise<void>((resolve, reject) =>
+      session.ping((error) => error ? reject(error) : resolve())
+    );
+    assert.equal(session.state.remoteWindowSize, RECEIVE_WINDOW_BYTES);
+  } finally {
+    session.close();
     await server.close();
   }
 });

@@ -1,0 +1,30 @@
+/**
+ * A process that serves `ForwardBatch` only, reading every chunk and answering: the receiving
+ * mix of bench/forward_bench.ts without its storage or crypto. Prints its port, then serves
+ * until killed.
+ *
+ *   deno run --allow-read --allow-net=127.0.0.1 --allow-env --allow-sys \
+ *     bench/_forward_server.ts <receive window bytes>
+ */
+import { MixnetError } from "../src/errors.ts";
+import { type MixServerHandlers, startServer } from "../src/rpc/mod.ts";
+
+const unused = () => Promise.reject(new MixnetError("Not served here", { status: "not-found" }));
+const handlers: MixServerHandlers = {
+  ForwardMessage: unused,
+  PollMessages: unused,
+  Register: unused,
+  WaitForStart: unused,
+  async ForwardBatch(chunks) {
+    let packets = 0;
+    for await (const chunk of chunks) packets += chunk.packets.length;
+    return { status: `received ${packets}` };
+  },
+};
+
+const server = await startServer("127.0.0.1:0", {
+  mix: handlers,
+  maxMessageBytes: 64 * 1024 * 1024,
+  receiveWindowBytes: Number(Deno.args[0]),
+});
+console.log(server.port);
