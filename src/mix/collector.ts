@@ -17,6 +17,9 @@ import type { RoundRecord } from "./processor.ts";
 import type { Registry } from "./registry.ts";
 import type { MixStore } from "./store.ts";
 
+/** How many closed rounds the collector remembers the senders of. */
+const RECENT_CLOSED_ROUNDS = 64;
+
 /** Options of {@link Collector}. */
 export interface CollectorOptions {
   readonly store: MixStore;
@@ -50,6 +53,11 @@ export class Collector {
   readonly #o: CollectorOptions;
   #lastClosed: number;
   readonly #senders = new Map<number, Set<string>>();
+  /**
+   * Who sent in the last closed rounds, so that a client retrying a packet whose answer was
+   * lost learns that it was stored (ALREADY_EXISTS) rather than that it came too late.
+   */
+  readonly #closedSenders = new Map<number, ReadonlySet<string>>();
   /** Bytes accepted per round not yet processed. */
   readonly #queued = new Map<number, number>();
   #queuedBytes = 0;
@@ -150,6 +158,13 @@ export class Collector {
       );
     }
     if (round <= this.#lastClosed) {
+      if (this.#closedSenders.get(round)?.has(id)) {
+        this.#refuse(
+          "duplicate",
+          "already-exists",
+          `Packet from ${id} refused: it already sent one in round ${round}`,
+        );
+      }
       this.#refuse(
         "closed-round",
         "failed-precondition",
@@ -214,6 +229,8 @@ export class Collector {
 
   #close(round: number): void {
     this.#markClosed(round);
+    this.#closedSenders.set(round, this.#senders.get(round) ?? new Set());
+    this.#closedSenders.delete(round - RECENT_CLOSED_ROUNDS);
     this.#senders.delete(round);
     this.#o.onClosed(round);
   }

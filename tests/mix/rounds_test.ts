@@ -163,7 +163,12 @@ Deno.test("the first mix refuses bad packets precisely and keeps serving", async
       5000,
       "drop count",
     );
-    const closed = await code(net.send("client_1", round, good));
+    // After the round closed: a client that sent in it is told its packet was stored (a retry
+    // whose first answer was lost), one that did not is told the round is closed.
+    const again = await code(net.send("client_1", round, good));
+    assert.equal(again[0], "ALREADY_EXISTS");
+    assert.match(again[1], /already sent one in round \d+/);
+    const closed = await code(net.send("client_1", round - 1, good));
     assert.equal(closed[0], "FAILED_PRECONDITION");
     assert.match(closed[1], /round \d+ is closed/);
     const [notFirst, why] = await code(
