@@ -59,16 +59,27 @@ export class LoopCover {
     return chosen === round;
   }
 
-  /** Records a loop the first mix acknowledged. */
-  sent(loop: LoopInFlight): void {
-    this.#o.store.loopSent(loop);
+  /** Records a loop before its first attempt, so it is known whenever it comes back. */
+  sending(id: Uint8Array, round: number): void {
+    this.#o.store.loopSending(id, round);
+  }
+
+  /** Records that the first mix accepted a loop: from now on it must come back. */
+  sent(id: Uint8Array): void {
+    this.#o.store.loopAcknowledged(id);
     this.#o.metrics.count("loops.sent");
+  }
+
+  /** Forgets a loop that missed its round (it was never accepted). */
+  missed(id: Uint8Array): void {
+    this.#o.store.loopMissed(id);
   }
 
   /**
    * Takes the loops a fetch brought back and what the last mix said (the last round it stored,
    * and how many packets still wait in the mailbox); returns the ids of the loops that are no
-   * longer in flight (back, or lost), for the store.
+   * longer in flight (back, or lost), for the store. An acknowledged loop is lost once its round
+   * is stored and the mailbox holds nothing more.
    */
   fetched(returned: readonly Uint8Array[], storedRound: number, pending: number): Uint8Array[] {
     const { metrics, logger } = this.#o;
@@ -82,7 +93,7 @@ export class LoopCover {
         done.push(loop.id);
         metrics.count("loops.returned");
         this.#lastLatencyMs = Date.now() - loop.sentMs;
-      } else if (pending === 0 && loop.round <= storedRound) {
+      } else if (loop.acked && pending === 0 && loop.round <= storedRound) {
         // Its round is stored and nothing is left in the mailbox: it is not coming.
         done.push(loop.id);
         lost.push(loop);

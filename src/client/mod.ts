@@ -1,6 +1,6 @@
 /**
- * The client: registration, round clock, outgoing queue, dummies, polling, decryption, and its
- * own gRPC service for users.
+ * The client: registration, round clock, outgoing queue, dummies to the sink, loop cover, mailbox
+ * fetches, decryption, and its own gRPC service for users.
  *
  * @module
  */

@@ -132,7 +132,7 @@ export class Receiver {
     const droppedBefore = Number(store.get("dropped_total") ?? 0);
     const dropped = notice?.dropped ?? droppedBefore;
     const done = this.#loops.fetched(loops, response.round, notice?.pending ?? 1);
-    const fresh = store.storeFetch({
+    store.storeFetch({
       messages,
       loopsDone: done,
       token: response.token,
@@ -146,7 +146,6 @@ export class Receiver {
         { dropped: dropped - droppedBefore },
       );
     }
-    if (fresh.length > 0) metrics.count("received", fresh.length);
     metrics.count("fetched");
     metrics.record({ event: "fetched", round, fetch_ms: round3(nowMs() - started) });
     return response.round;

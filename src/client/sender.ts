@@ -174,6 +174,7 @@ export class Sender {
     const { metrics, logger } = this.#ctx;
     const deadline = this.#clock.sendTime(round) + this.#ctx.config.roundTimeout * 1000;
     const started = nowMs();
+    if (plan.kind === "loop") this.#loops.sending(plan.id, round);
     let packet = first;
     let backoff = 20;
     for (let attempt = 1;; attempt++) {
@@ -202,6 +203,7 @@ export class Sender {
         if (code === grpc.status.PERMISSION_DENIED) this.#onDenied();
         // The same words whatever the packet carried: a message stays queued for the next
         // round, where it is built afresh.
+        if (plan.kind === "loop") this.#loops.missed(plan.id);
         metrics.count("sends.missed");
         logger.warn("packet missed its round", { round, error: (error as Error).message });
         return;
@@ -218,7 +220,7 @@ export class Sender {
   #sent(round: number, plan: Plan, started: number): void {
     const { store, metrics, logger } = this.#ctx;
     if (plan.kind === "message") store.dequeue(plan.queued.id);
-    if (plan.kind === "loop") this.#loops.sent({ id: plan.id, round, sentMs: Date.now() });
+    if (plan.kind === "loop") this.#loops.sent(plan.id);
     metrics.count("sent");
     metrics.record({
       event: "sent",

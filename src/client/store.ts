@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS received (
   id INTEGER PRIMARY KEY AUTOINCREMENT, message BLOB NOT NULL, arrived_ms REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (message_id BLOB PRIMARY KEY, seen_ms REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loops (
-  loop_id BLOB PRIMARY KEY, round INTEGER NOT NULL, sent_ms REAL NOT NULL) WITHOUT ROWID;
+  loop_id BLOB PRIMARY KEY, round INTEGER NOT NULL, sent_ms REAL NOT NULL,
+  acked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -66,8 +67,10 @@ export interface LoopInFlight {
   readonly id: Uint8Array;
   /** The round it was sent in. */
   readonly round: number;
-  /** Wall-clock ms it was acknowledged by the first mix. */
+  /** Wall-clock ms it was sent. */
   readonly sentMs: number;
+  /** Whether the first mix acknowledged it (only then can it be missed). */
+  readonly acked: boolean;
 }
 
 /** What one mailbox fetch changes, stored together. */
@@ -174,48 +177,59 @@ export class ClientStore {
     });
   }
 
-  /** Records a loop the first mix acknowledged. */
-  loopSent(loop: LoopInFlight): void {
+  /** Records a loop about to be sent (so that it is known before it can come back). */
+  loopSending(id: Uint8Array, round: number): void {
     write(this.#db, () => {
       this.#sql("INSERT OR REPLACE INTO loops (loop_id, round, sent_ms) VALUES (?, ?, ?)").run(
-        loop.id,
-        loop.round,
-        loop.sentMs,
+        id,
+        round,
+        Date.now(),
       );
+    });
+  }
+
+  /** Marks a loop acknowledged by the first mix. */
+  loopAcknowledged(id: Uint8Array): void {
+    write(this.#db, () => {
+      this.#sql("UPDATE loops SET acked = 1 WHERE loop_id = ?").run(id);
+    });
+  }
+
+  /** Forgets a loop that was never accepted. */
+  loopMissed(id: Uint8Array): void {
+    write(this.#db, () => {
+      this.#sql("DELETE FROM loops WHERE loop_id = ?").run(id);
     });
   }
 
   /** Loops in flight, oldest round first. */
   loopsInFlight(): LoopInFlight[] {
-    return this.#sql("SELECT loop_id, round, sent_ms FROM loops ORDER BY round").all().map((r) => ({
+    return this.#sql("SELECT * FROM loops ORDER BY round").all().map((r) => ({
       id: r.loop_id as Uint8Array,
       round: Number(r.round),
       sentMs: Number(r.sent_ms),
+      acked: Number(r.acked) === 1,
     }));
   }
 
   /**
    * Stores what one fetch brought, in one transaction: a crash leaves all of it or none, so
-   * the token is acknowledged only once its messages are safe. Returns the messages that were
-   * new (not received before).
+   * the token is acknowledged only once its messages are safe. A message whose id was seen
+   * before is not kept again.
    */
-  storeFetch(outcome: FetchOutcome): Uint8Array[] {
+  storeFetch(outcome: FetchOutcome): void {
     const now = Date.now();
-    return transaction(this.#db, () => {
-      const fresh: Uint8Array[] = [];
+    transaction(this.#db, () => {
       const seen = this.#sql("INSERT OR IGNORE INTO seen (message_id, seen_ms) VALUES (?, ?)");
       const insert = this.#sql("INSERT INTO received (message, arrived_ms) VALUES (?, ?)");
       for (const { id, message } of outcome.messages) {
-        if (seen.run(id, now).changes === 0) continue;
-        insert.run(message, now);
-        fresh.push(message);
+        if (seen.run(id, now).changes === 1) insert.run(message, now);
       }
       const done = this.#sql("DELETE FROM loops WHERE loop_id = ?");
       for (const id of outcome.loopsDone) done.run(id);
       this.set("fetch_token", Array.from(outcome.token, hex).join(""));
       this.set("poll_clock_ms", outcome.pollClockMs);
       this.set("dropped_total", outcome.droppedTotal);
-      return fresh;
     });
   }
 
