@@ -41,6 +41,10 @@ Deno.test("optional keys get their documented defaults, paths resolve beside the
   assert.equal(config.keysDir, "/etc/mixnet/secret");
   assert.equal(config.dataDir, "/etc/mixnet/data");
   assert.equal(config.dir, "/etc/mixnet");
+  assert.deepEqual(
+    [config.fetchEvery, config.fetchSize, config.mailboxCapacity, config.loopEvery],
+    [1, 2, 256, 10],
+  );
   const custom = parseConfig(
     BASE + "payload_size: 10\nround_timeout: 0\nkeys_dir: /k\ncrypto_backend: tweetnacl\n",
     FILE,
@@ -48,6 +52,13 @@ Deno.test("optional keys get their documented defaults, paths resolve beside the
   assert.deepEqual(
     [custom.payloadSize, custom.roundTimeout, custom.keysDir, custom.cryptoBackend],
     [10, 0, "/k", "tweetnacl"],
+  );
+});
+
+Deno.test("a mailbox that cannot hold one fetch is refused", () => {
+  refuse(
+    BASE + "fetch_size: 4\nmailbox_capacity: 3\n",
+    /mailbox_capacity: expected at least fetch_size \(4\), got 3/,
   );
 });
 
