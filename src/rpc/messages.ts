@@ -87,7 +87,7 @@ export interface PrepareMessageResponse {
 }
 /** A user's poll of its client. */
 export type ClientPollMessagesRequest = Record<string, never>;
-/** Messages received, dummies removed. */
+/** Messages the client fetched from its mailbox since the user's last poll. */
 export interface ClientPollMessagesResponse {
   messages: string[];
 }
