@@ -25,7 +25,7 @@ import {
 } from "../../src/rpc/mod.ts";
 import { type ClientNode, cookieHeaders, readCookie, startClient } from "../../src/client/mod.ts";
 import type { Logger } from "../../src/log.ts";
-import { freePorts } from "./ports.ts";
+import { freePorts, waitUntil } from "./ports.ts";
 
 /** Options of {@link createTestNetwork}. */
 export interface TestNetworkOptions {
@@ -225,6 +225,27 @@ export class TestNetwork {
       packets.push(...payloads.slice(0, notice.real));
       if (notice.pending === 0) return packets;
     }
+  }
+
+  /**
+   * Takes `count` messages from client `id`'s own service (the client runs in this process),
+   * then waits for two more of its fetches and takes what they brought, so that a message
+   * arriving twice would show; returns every message taken, in order.
+   */
+  async messagesOf(id: string, count: number, timeoutMs = 15_000): Promise<string[]> {
+    const got: string[] = [];
+    const take = async () => got.push(...(await this.client(id).pollMessages()).messages);
+    await waitUntil(
+      async () => (await take(), got.length >= count),
+      timeoutMs,
+      `${count} messages at ${id}`,
+      100,
+    );
+    const fetched = () => this.clients.get(id)!.metrics.counters["fetched"] ?? 0;
+    const before = fetched();
+    await waitUntil(() => fetched() >= before + 2, 10_000, `two more fetches of ${id}`);
+    await take();
+    return got;
   }
 
   /** Forgets the token of `clientId`'s last fetch, as if its response had been lost. */

@@ -35,16 +35,7 @@ Deno.test("what a client logs at info and above, and records in its metrics, say
         recipient_addr: to.address,
       });
     }
-    let got: string[] = [];
-    await waitUntil(
-      async () => {
-        got = got.concat((await net.client(to.id).pollMessages()).messages);
-        return got.length >= 3;
-      },
-      15_000,
-      "three messages",
-      100,
-    );
+    assert.equal((await net.messagesOf(to.id, 3)).length, 3);
     await waitUntil(
       () =>
         net.config.clients.every((c) =>
