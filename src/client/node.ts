@@ -148,7 +148,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   const onRefused = () => ctx.metrics.count("api.unauthenticated");
   let server: RpcServer;
   try {
-    server = await startServer(self.address, {
+    server = await startServer(self.listen, {
       maxMessageBytes: limit,
       auth: { client: cookie.check({ logger, onRefused }) },
       client: {
@@ -177,6 +177,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   receiver.start();
   logger.info("ready", {
     address: self.address,
+    ...(self.listen === self.address ? {} : { listen: self.listen }),
     round: sender.nextRound,
     queued: store.queueLength(),
     pid: Deno.pid,

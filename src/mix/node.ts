@@ -273,7 +273,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   await peeler.ready;
   let server: RpcServer;
   try {
-    server = await startServer(self.address, {
+    server = await startServer(self.listen, {
       mix: handlers,
       maxMessageBytes: limit,
       onInternalError: (method, error) =>
@@ -293,6 +293,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
 
   logger.info("ready", {
     address: self.address,
+    ...(self.listen === self.address ? {} : { listen: self.listen }),
     position: `${index + 1}/${config.mixServers.length}`,
     workers: peeler.size,
     backend: box.name,
