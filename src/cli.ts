@@ -13,7 +13,7 @@ import { cookieHeaders, readCookie } from "./client/cookie.ts";
 import { publicKeyPath } from "./crypto/mod.ts";
 import { formatMessage, type PollFormat } from "./cli/output.ts";
 import { errorMessage, MixnetError } from "./errors.ts";
-import { ClientStub, grpc, maxMessageBytes, RpcError } from "./rpc/mod.ts";
+import { ClientStub, grpc, maxMessageBytes, RpcError, userChannel } from "./rpc/mod.ts";
 
 const USAGE = `Usage:
   cli.ts send --from CLIENT --to CLIENT --message TEXT [--config config/config.yaml]
@@ -78,7 +78,7 @@ async function send(
       `Cannot read the public key of ${to.id} from ${keyFile}: has it started once (or run "deno task keygen")?`,
     );
   }
-  const stub = clientStub(config, from);
+  const stub = await clientStub(config, from);
   try {
     const response = await stub.prepareMessage({
       message: values.message,
@@ -104,7 +104,7 @@ async function poll(
   const client = findClient(config, values.client, "--client");
   if (values.json && values.raw) throw new UsageError("--json and --raw exclude each other");
   const format: PollFormat = values.json ? "json" : values.raw ? "raw" : "text";
-  const stub = clientStub(config, client);
+  const stub = await clientStub(config, client);
   try {
     const { messages } = await stub.pollMessages();
     if (messages.length === 0) console.error(`no new messages for ${client.id}`);
@@ -117,11 +117,16 @@ async function poll(
   }
 }
 
-/** A stub of `client`'s own service that sends the token of its API cookie. */
-function clientStub(config: Config, client: NodeConfig): ClientStub {
+/**
+ * A stub of `client`'s own service that sends the token of its API cookie, over TLS pinned to
+ * the client's certificate where links to it use TLS.
+ */
+async function clientStub(config: Config, client: NodeConfig): Promise<ClientStub> {
   let headers: Record<string, string>;
+  let credentials: grpc.ChannelCredentials | undefined;
   try {
     headers = cookieHeaders(readCookie(config.keysDir, client.id));
+    credentials = await userChannel(config, client);
   } catch (error) {
     throw explain(error, client);
   }
@@ -129,6 +134,7 @@ function clientStub(config: Config, client: NodeConfig): ClientStub {
     maxMessageBytes: maxMessageBytes(config),
     name: client.id,
     headers,
+    credentials,
   });
 }
 
