@@ -5,6 +5,8 @@
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts send --from client_1 --to client_2 --message "hi"
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts poll --client client_2
  *
+ * (`bin/mixnet send|poll` grants the hosts the config names instead of loopback.)
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -152,6 +154,13 @@ function findClient(config: Config, id: string | undefined, flag: string): NodeC
 }
 
 function explain(error: unknown, client: NodeConfig): Error {
+  if (error instanceof RpcError && /Requires net access/.test(error.details)) {
+    return new Error(
+      `${client.id} at ${client.address} is off loopback, which "deno task send" and "poll" may ` +
+        `not dial: run the command through bin/mixnet (e.g. bin/mixnet send …), which grants ` +
+        `the hosts the config names`,
+    );
+  }
   const start = `is the network running? (start it with "deno task network")`;
   if (error instanceof RpcError && (error.transient)) {
     return new Error(
