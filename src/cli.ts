@@ -161,6 +161,10 @@ function explain(error: unknown, client: NodeConfig): Error {
         `the hosts the config names`,
     );
   }
+  const refused = error instanceof RpcError &&
+    /Error: (.*? (?:not the one pinned for it \([^)]*\)|without proving it holds the key: \S+))/
+      .exec(error.details);
+  if (refused) return new Error(`${client.id} refused over TLS: ${refused[1]}`);
   const start = `is the network running? (start it with "deno task network")`;
   if (error instanceof RpcError && (error.transient)) {
     return new Error(
