@@ -133,7 +133,8 @@ export interface EnsureTlsOptions {
 
 /**
  * Loads node `id`'s TLS key and certificate from `keysDir`, making both when there is no key
- * (or with `force`), and publishes the certificate in `configDir` unless it is there already.
+ * (or with `force`), and publishes the certificate in `configDir` unless it is there already;
+ * `replaced` is the fingerprint of another certificate it found published there.
  *
  * @throws {CryptoError} when the key is readable by group or others, or the certificate is
  * missing or belongs to another key (the message says how to fix it).
@@ -142,7 +143,7 @@ export async function ensureTlsIdentity(
   paths: { readonly configDir: string; readonly keysDir: string },
   id: string,
   options: EnsureTlsOptions = {},
-): Promise<{ identity: TlsIdentity; created: boolean }> {
+): Promise<{ identity: TlsIdentity; created: boolean; replaced?: string }> {
   const keyPath = tlsKeyPath(paths.keysDir, id);
   const ownPath = certificatePath(paths.keysDir, id);
   let identity: TlsIdentity | undefined;
@@ -155,8 +156,14 @@ export async function ensureTlsIdentity(
     await writeAtomically(ownPath, identity.certificate.pem, 0o644);
   }
   await Deno.mkdir(paths.configDir, { recursive: true });
-  await publish(certificatePath(paths.configDir, id), identity.certificate.pem);
-  return { identity, created };
+  const publishedPath = certificatePath(paths.configDir, id);
+  const published = await Deno.readTextFile(publishedPath).catch(() => undefined);
+  await publish(publishedPath, identity.certificate.pem);
+  // Another certificate published under this id is what peers pinned: say which one it was.
+  const replaced = published !== undefined && published !== identity.certificate.pem
+    ? parseCertificate(published, `certificate file ${publishedPath}`).fingerprint
+    : undefined;
+  return { identity, created, ...(replaced ? { replaced } : {}) };
 }
 
 /**

@@ -63,11 +63,19 @@ export class NodeTransport {
     const links = linksOf(config, id);
     const needsIdentity = links.self.tls ||
       links.dials.some((d) => d.presentIdentity && d.node.tls);
-    const identity = needsIdentity
-      ? (await ensureTlsIdentity({ configDir: config.dir, keysDir: config.keysDir }, id)).identity
+    const ensured = needsIdentity
+      ? await ensureTlsIdentity({ configDir: config.dir, keysDir: config.keysDir }, id)
       : undefined;
+    const identity = ensured?.identity;
     if (identity) {
       options.logger.info("TLS certificate", { fingerprint: identity.certificate.fingerprint });
+    }
+    if (ensured?.replaced) {
+      options.logger.warn(
+        "replaced another certificate published under this id: peers that pinned it refuse " +
+          "this node until they have this one (export a new descriptor)",
+        { previous: ensured.replaced },
+      );
     }
     const pins = new Map<string, PinnedPeer>();
     const pinned = [

@@ -46,7 +46,9 @@ Deno.test("ensureTlsIdentity makes a key and certificate once, publishes it, the
     assert.ok(!again.created);
     assert.deepEqual(again.identity, first.identity);
     assert.deepEqual(await readCertificate(dir, "mix_1"), first.identity.certificate);
+    assert.equal(again.replaced, undefined);
     const forced = await ensureTlsIdentity(paths, "mix_1", { force: true });
+    assert.equal(forced.replaced, first.identity.certificate.fingerprint);
     assert.notEqual(
       forced.identity.certificate.fingerprint,
       first.identity.certificate.fingerprint,
