@@ -47,6 +47,8 @@ export async function namespacesUnavailable(): Promise<string | undefined> {
       ? "no permission to run ip (the test task grants --allow-run=ip)"
       : error instanceof Deno.errors.NotFound
       ? "iproute2's ip is not installed"
+      : /not permitted|permission denied/i.test((error as Error).message)
+      ? `it needs root (${(error as Error).message})`
       : (error as Error).message;
     return `network namespaces cannot be created here: ${message}`;
   }
