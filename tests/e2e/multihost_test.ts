@@ -40,8 +40,6 @@ Deno.test({
   name: `a network of five hosts with TLS: a message crosses three mixes, a mix restarts, a ` +
     `forged ForwardBatch is refused${unavailable ? ` (skipped: ${unavailable})` : ""}`,
   ignore: unavailable !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const base = await Deno.makeTempDir({ prefix: "mixnet-multihost-" });
     const processes: HostProcess[] = [];
