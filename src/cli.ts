@@ -5,6 +5,8 @@
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts send --from client_1 --to client_2 --message "hi"
  *   deno run --allow-read --allow-net=127.0.0.1 src/cli.ts poll --client client_2
  *
+ * (`bin/mixnet send|poll` grants the hosts the config names instead of loopback.)
+ *
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,7 +15,7 @@ import { cookieHeaders, readCookie } from "./client/cookie.ts";
 import { publicKeyPath } from "./crypto/mod.ts";
 import { formatMessage, type PollFormat } from "./cli/output.ts";
 import { errorMessage, MixnetError } from "./errors.ts";
-import { ClientStub, grpc, maxMessageBytes, RpcError } from "./rpc/mod.ts";
+import { ClientStub, grpc, maxMessageBytes, RpcError, userChannel } from "./rpc/mod.ts";
 
 const USAGE = `Usage:
   cli.ts send --from CLIENT --to CLIENT --message TEXT [--config config/config.yaml]
@@ -78,7 +80,7 @@ async function send(
       `Cannot read the public key of ${to.id} from ${keyFile}: has it started once (or run "deno task keygen")?`,
     );
   }
-  const stub = clientStub(config, from);
+  const stub = await clientStub(config, from);
   try {
     const response = await stub.prepareMessage({
       message: values.message,
@@ -104,7 +106,7 @@ async function poll(
   const client = findClient(config, values.client, "--client");
   if (values.json && values.raw) throw new UsageError("--json and --raw exclude each other");
   const format: PollFormat = values.json ? "json" : values.raw ? "raw" : "text";
-  const stub = clientStub(config, client);
+  const stub = await clientStub(config, client);
   try {
     const { messages } = await stub.pollMessages();
     if (messages.length === 0) console.error(`no new messages for ${client.id}`);
@@ -117,11 +119,16 @@ async function poll(
   }
 }
 
-/** A stub of `client`'s own service that sends the token of its API cookie. */
-function clientStub(config: Config, client: NodeConfig): ClientStub {
+/**
+ * A stub of `client`'s own service that sends the token of its API cookie, over TLS pinned to
+ * the client's certificate where links to it use TLS.
+ */
+async function clientStub(config: Config, client: NodeConfig): Promise<ClientStub> {
   let headers: Record<string, string>;
+  let credentials: grpc.ChannelCredentials | undefined;
   try {
     headers = cookieHeaders(readCookie(config.keysDir, client.id));
+    credentials = await userChannel(config, client);
   } catch (error) {
     throw explain(error, client);
   }
@@ -129,6 +136,7 @@ function clientStub(config: Config, client: NodeConfig): ClientStub {
     maxMessageBytes: maxMessageBytes(config),
     name: client.id,
     headers,
+    credentials,
   });
 }
 
@@ -146,6 +154,17 @@ function findClient(config: Config, id: string | undefined, flag: string): NodeC
 }
 
 function explain(error: unknown, client: NodeConfig): Error {
+  if (error instanceof RpcError && /Requires net access/.test(error.details)) {
+    return new Error(
+      `${client.id} at ${client.address} is off loopback, which "deno task send" and "poll" may ` +
+        `not dial: run the command through bin/mixnet (e.g. bin/mixnet send …), which grants ` +
+        `the hosts the config names`,
+    );
+  }
+  const refused = error instanceof RpcError &&
+    /Error: (.*? (?:not the one pinned for it \([^)]*\)|without proving it holds the key: \S+))/
+      .exec(error.details);
+  if (refused) return new Error(`${client.id} refused over TLS: ${refused[1]}`);
   const start = `is the network running? (start it with "deno task network")`;
   if (error instanceof RpcError && (error.transient)) {
     return new Error(

@@ -4,6 +4,9 @@
  *   deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-ffi --allow-sys \
  *     src/mix.ts --id mix_1 --config config/config.yaml
  *
+ * `--allow-net` needs the hosts the config names for this node: `tasks/permissions.ts` prints
+ * them, and `bin/mixnet` and the network task grant them.
+ *
  * @module
  */
 import { prepareRole, runUntilSignal } from "./_entry.ts";

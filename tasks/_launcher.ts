@@ -6,12 +6,14 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { withNetPermission } from "./_permissions.ts";
 
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
 /**
  * Permissions a node process gets: its files, loopback, its environment flags, and loading the
- * native libsodium addon of the default crypto backend (see src/crypto/native.ts).
+ * native libsodium addon of the default crypto backend (see src/crypto/native.ts). A node
+ * spawned here gets, instead of loopback, the hosts its config names (see _permissions.ts).
  */
 export const NODE_PERMISSIONS: readonly string[] = [
   "--allow-read",
@@ -59,7 +61,7 @@ export class NodeProcess {
     this.child = new Deno.Command("deno", {
       args: [
         "run",
-        ...NODE_PERMISSIONS,
+        ...withNetPermission(NODE_PERMISSIONS, configPath, { role, id }),
         `${SRC}${role}.ts`,
         "--id",
         id,

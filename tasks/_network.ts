@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Config, loadConfig } from "../src/config/mod.ts";
+import { type Config, loadConfig, splitAddress } from "../src/config/mod.ts";
 import { MixnetError } from "../src/errors.ts";
 import { NodeProcess, type Role } from "./_launcher.ts";
 
@@ -89,15 +89,15 @@ export async function startNetwork(
 
 function checkPortsFree(config: Config): void {
   for (const node of [...config.mixServers, ...config.clients]) {
-    const [host, port] = [
-      node.address.slice(0, node.address.lastIndexOf(":")),
-      Number(node.address.split(":").pop()),
-    ];
+    const { host, port } = splitAddress(node.listen);
     try {
       Deno.listen({ hostname: host, port }).close();
     } catch (cause) {
+      // Anything but a taken port (a host this task may not bind, a name that does not
+      // resolve here) is left to the node, which names it when it binds.
+      if (!(cause instanceof Deno.errors.AddrInUse)) continue;
       throw new MixnetError(
-        `Port ${port} of ${node.id} (${node.address}) is already in use: stop the network ` +
+        `Port ${port} of ${node.id} (${node.listen}) is already in use: stop the network ` +
           `using it, or start this one on other ports with --base-port`,
         { status: "unavailable", cause },
       );

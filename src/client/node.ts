@@ -23,6 +23,7 @@ import {
   grpc,
   maxMessageBytes,
   MixServerStub,
+  NodeTransport,
   RpcError,
   type RpcServer,
   startServer,
@@ -89,13 +90,20 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   for (const mix of config.mixServers) {
     route.push({ address: mix.address, publicKey: await keys.waitFor(mix.id, timeoutMs) });
   }
+  const transport = await NodeTransport.load(config, id, { logger, timeoutMs });
   const limit = maxMessageBytes(config);
   const first = config.mixServers[0];
   const last = config.mixServers[config.mixServers.length - 1];
-  const firstStub = new MixServerStub(first.address, { maxMessageBytes: limit, name: first.id });
-  const lastStub = last === first
-    ? firstStub
-    : new MixServerStub(last.address, { maxMessageBytes: limit, name: last.id });
+  const firstStub = new MixServerStub(first.address, {
+    maxMessageBytes: limit,
+    name: first.id,
+    credentials: transport.channelTo(first),
+  });
+  const lastStub = last === first ? firstStub : new MixServerStub(last.address, {
+    maxMessageBytes: limit,
+    name: last.id,
+    credentials: transport.channelTo(last),
+  });
   const store = new ClientStore(
     join(config.dataDir, `${id}.sqlite`),
     packetSize(config.payloadSize, config.mixServers.length),
@@ -148,8 +156,9 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   const onRefused = () => ctx.metrics.count("api.unauthenticated");
   let server: RpcServer;
   try {
-    server = await startServer(self.address, {
+    server = await startServer(self.listen, {
       maxMessageBytes: limit,
+      tls: transport.server,
       auth: { client: cookie.check({ logger, onRefused }) },
       client: {
         PrepareMessage(request) {
@@ -177,6 +186,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   receiver.start();
   logger.info("ready", {
     address: self.address,
+    ...(self.listen === self.address ? {} : { listen: self.listen }),
     round: sender.nextRound,
     queued: store.queueLength(),
     pid: Deno.pid,
@@ -223,7 +233,10 @@ async function register(
         });
       }
       if (attempt === 1 || attempt % 10 === 0) {
-        ctx.logger.info("first mix not reachable yet, retrying", { attempt });
+        ctx.logger.info("first mix not reachable yet, retrying", {
+          attempt,
+          error: (error as Error).message,
+        });
       }
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 2000);

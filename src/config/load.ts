@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { isLoopbackHost, splitAddress } from "./address.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 import { suggest } from "./_suggest.ts";
 import { describeYamlError } from "./_yaml_error.ts";
@@ -15,8 +16,15 @@ import { describeYamlError } from "./_yaml_error.ts";
 export interface NodeConfig {
   /** Unique id, also the name of its public key file `<id>.key`. */
   readonly id: string;
-  /** `host:port` the node listens on. */
+  /** `host:port` the node is known by: peers connect to it, and onion layers name it. */
   readonly address: string;
+  /** `host:port` the node binds: its `listen` key, else its address. */
+  readonly listen: string;
+  /**
+   * Whether links to this node run over TLS: with `tls: auto`, when its address is not
+   * loopback. Both ends of a link read it from the same entry, so they agree.
+   */
+  readonly tls: boolean;
 }
 
 /** The validated, immutable network configuration. */
@@ -103,8 +111,17 @@ export function parseConfig(text: string, path: string): Config {
   const file = resolve(path);
   const dir = dirname(file);
   const within = (folder: string) => isAbsolute(folder) ? folder : join(dir, folder);
+  const tls = (address: string) =>
+    raw.tls === "always" || (raw.tls === "auto" && !isLoopbackHost(splitAddress(address).host));
   const freezeNodes = (nodes: RawConfig["clients"]) =>
-    Object.freeze(nodes.map((n) => Object.freeze({ id: n.id, address: n.address })));
+    Object.freeze(nodes.map((n) =>
+      Object.freeze({
+        id: n.id,
+        address: n.address,
+        listen: n.listen ?? n.address,
+        tls: tls(n.address),
+      })
+    ));
   return Object.freeze({
     file,
     dir,
@@ -187,7 +204,7 @@ function describe(value: unknown, withType = true): string {
 
 function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {
   const inNodeList = path.length > 0 && (path[0] === "mix_servers" || path[0] === "clients");
-  return inNodeList ? { id: 0, address: 0 } : configSchema.shape;
+  return inNodeList ? { id: 0, address: 0, listen: 0 } : configSchema.shape;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -9,6 +9,13 @@ import { HOP_ADDRESS_BYTES } from "../onion/sizes.ts";
 /** Crypto backends a config may select. */
 export const CRYPTO_BACKENDS = ["native", "libsodium", "tweetnacl"] as const;
 
+/**
+ * When links run over TLS: `auto` (the default) for every node whose address is not loopback,
+ * `always` for every link (tests on loopback), `never` for none (behind a tunnel that already
+ * encrypts).
+ */
+export const TLS_MODES = ["auto", "always", "never"] as const;
+
 /** The largest `payload_size` accepted: 16 MiB of message per packet. */
 export const MAX_PAYLOAD_SIZE = 16 * 1024 * 1024;
 
@@ -31,7 +38,13 @@ const id = z.string().regex(ID, {
   message: "expected an id of 1 to 64 letters, digits, '_', '.' or '-'",
 });
 
-const node = z.strictObject({ id, address });
+const node = z.strictObject({
+  id,
+  /** `host:port` the node is known by: peers connect to it, and onion layers name it. */
+  address,
+  /** `host:port` the node binds, when it differs (0.0.0.0 in a container, behind NAT). */
+  listen: address.optional(),
+});
 
 /** Keys of the original design, then the optional extensions with their defaults. */
 export const configSchema = z.strictObject({
@@ -75,6 +88,8 @@ export const configSchema = z.strictObject({
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */
   data_dir: z.string().min(1).default("data"),
+  /** Which links run over TLS; see {@link TLS_MODES}. */
+  tls: z.enum(TLS_MODES).default("auto"),
   /** Which implementation of the sealed box to use; all are byte-compatible. */
   crypto_backend: z.enum(CRYPTO_BACKENDS).default("native"),
 });

@@ -9,6 +9,7 @@ import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { join } from "node:path";
 import { CryptoError } from "../errors.ts";
 import { KEY_BYTES, type KeyPair, type SealedBox } from "./box.ts";
+import { exists, publish, writeAtomically } from "./_files.ts";
 
 /** Path of the public key file of node `id` in the config folder. */
 export function publicKeyPath(configDir: string, id: string): string {
@@ -50,14 +51,17 @@ export async function readPublicKey(configDir: string, id: string): Promise<Uint
   return decodePublicKey(bytes, `public key file ${path}`);
 }
 
-/** Writes the public key file of node `id` (atomically, readable by all). */
+/**
+ * Writes the public key file of node `id` (atomically, readable by all), unless it already holds
+ * that key: a read-only config folder that has it is left alone.
+ */
 export async function writePublicKey(
   configDir: string,
   id: string,
   publicKey: Uint8Array,
 ): Promise<void> {
   await Deno.mkdir(configDir, { recursive: true });
-  await writeAtomically(publicKeyPath(configDir, id), encodeBase64(publicKey) + "\n", 0o644);
+  await publish(publicKeyPath(configDir, id), encodeBase64(publicKey) + "\n");
 }
 
 /**
@@ -134,22 +138,5 @@ async function readKeyFile(path: string, what: string): Promise<Uint8Array> {
       `Cannot read ${what} from ${path}: ${why} (run "deno task keygen" to create keys)`,
       { status: "failed-precondition", cause },
     );
-  }
-}
-
-async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(temporary, text, { mode, createNew: true });
-  await Deno.chmod(temporary, mode);
-  await Deno.rename(temporary, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }

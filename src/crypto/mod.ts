@@ -24,6 +24,20 @@ export {
   writeSecretKey,
 } from "./key_files.ts";
 export { MAC_BYTES, type MacField, PeerMac } from "./mac.ts";
+export {
+  type Certificate,
+  certificatePath,
+  ensureTlsIdentity,
+  type EnsureTlsOptions,
+  fingerprintOf,
+  generateTlsIdentity,
+  parseCertificate,
+  readCertificate,
+  readTlsIdentity,
+  TLS_SERVER_NAME,
+  type TlsIdentity,
+  tlsKeyPath,
+} from "./certificates.ts";
 export { KeyDirectory } from "./key_directory.ts";
 export { batchDigest, batchProof, forwardProof, pollProof, registerProof } from "./proofs.ts";
 export { decodeBase64, encodeBase64 } from "./_base64.ts";

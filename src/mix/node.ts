@@ -22,6 +22,7 @@ import {
   maxMessageBytes,
   type MixServerHandlers,
   MixServerStub,
+  NodeTransport,
   type RpcServer,
   startServer,
 } from "../rpc/mod.ts";
@@ -52,6 +53,8 @@ export interface MixOptions {
   readonly outputDir?: string;
   /** Peeling workers; default one per core. */
   readonly workers?: number;
+  /** How long to wait for a TLS peer's certificate to be published; default 120 s. */
+  readonly startTimeoutMs?: number;
 }
 
 /** A running mix. */
@@ -98,6 +101,10 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const keys = new KeyDirectory(config.dir);
   const mac = new PeerMac(box, keyPair);
   const limit = maxMessageBytes(config);
+  const transport = await NodeTransport.load(config, id, {
+    logger,
+    timeoutMs: options.startTimeoutMs,
+  });
   const store = new MixStore(
     join(config.dataDir, `${id}.sqlite`),
     encodeBase64(keyPair.publicKey),
@@ -119,6 +126,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     new MixServerStub(next.address, {
       maxMessageBytes: limit,
       name: `${next.id} (${next.address})`,
+      credentials: transport.channelTo(next),
     });
   const forwarder = next &&
     new Forwarder({
@@ -273,9 +281,19 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   await peeler.ready;
   let server: RpcServer;
   try {
-    server = await startServer(self.address, {
+    server = await startServer(self.listen, {
       mix: handlers,
       maxMessageBytes: limit,
+      tls: transport.server,
+      // The previous mix shows its certificate too; the batch MAC still authenticates it.
+      auth: {
+        mix: previous &&
+          transport.requireCaller(
+            "MixServer.ForwardBatch",
+            previous,
+            () => metrics.count("tls.refused"),
+          ),
+      },
       onInternalError: (method, error) =>
         logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
     });
@@ -293,6 +311,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
 
   logger.info("ready", {
     address: self.address,
+    ...(self.listen === self.address ? {} : { listen: self.listen }),
     position: `${index + 1}/${config.mixServers.length}`,
     workers: peeler.size,
     backend: box.name,

@@ -14,6 +14,9 @@ export {
   RECEIVE_WINDOW_BYTES,
   type RpcServer,
   type ServeOptions,
+  type ServerTls,
   startServer,
 } from "./server.ts";
+export { pinnedChannel, type PinnedPeer, type SeenCertificate, TlsServer } from "./tls.ts";
+export { NodeTransport, type TransportOptions, userChannel } from "./transport.ts";
 export { type CallOptions, ClientStub, MixServerStub, type StubOptions } from "./stubs.ts";

@@ -35,6 +35,14 @@ export interface CallInfo {
  */
 export type AuthCheck = (call: CallInfo) => void;
 
+/** A server's TLS: the credentials it binds with, and a hook on each HTTP/2 server it binds. */
+export interface ServerTls {
+  /** Credentials to bind with. */
+  readonly credentials: grpc.ServerCredentials;
+  /** Called with every HTTP/2 server once bound, e.g. to watch its TLS connections. */
+  watch?(server: http2.Http2Server): void;
+}
+
 /** What {@link startServer} serves. */
 export interface ServeOptions {
   /** Handlers of the `MixServer` service. */
@@ -45,6 +53,8 @@ export interface ServeOptions {
   readonly auth?: { readonly mix?: AuthCheck; readonly client?: AuthCheck };
   /** Largest message accepted or sent, in bytes. */
   readonly maxMessageBytes: number;
+  /** TLS to serve with; plain gRPC when absent. */
+  readonly tls?: ServerTls;
   /** Called with every error a handler throws that is not a deliberate domain error. */
   readonly onInternalError?: (method: string, error: unknown) => void;
   /**
@@ -87,7 +97,8 @@ export async function startServer(address: string, options: ServeOptions): Promi
     }
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+    const credentials = options.tls?.credentials ?? grpc.ServerCredentials.createInsecure();
+    server.bindAsync(address, credentials, (error, port) => {
       if (error) {
         reject(
           new MixnetError(
@@ -103,6 +114,7 @@ export async function startServer(address: string, options: ServeOptions): Promi
     });
   });
   raiseReceiveWindow(http2Servers, window);
+  for (const http2Server of http2Servers.keys()) options.tls?.watch?.(http2Server);
   return {
     port,
     close(graceMs = 2000) {

@@ -32,6 +32,8 @@ export interface StubOptions {
   readonly name?: string;
   /** Request headers sent with every call (lower-case names), e.g. a credential. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Channel credentials, e.g. pinned TLS (see tls.ts); plain gRPC when absent. */
+  readonly credentials?: grpc.ChannelCredentials;
 }
 
 /** Per-call options. */
@@ -49,7 +51,7 @@ class Stub {
   readonly #headers: Readonly<Record<string, string>>;
 
   constructor(service: grpc.ServiceClientConstructor, address: string, options: StubOptions) {
-    this.#client = new service(address, grpc.credentials.createInsecure(), {
+    this.#client = new service(address, options.credentials ?? grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
       "grpc.enable_retries": 0,

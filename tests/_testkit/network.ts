@@ -26,6 +26,7 @@ import {
 import { type ClientNode, cookieHeaders, readCookie, startClient } from "../../src/client/mod.ts";
 import type { Logger } from "../../src/log.ts";
 import { freePorts, waitUntil } from "./ports.ts";
+import { ensureTlsIdentities, testChannel } from "./tls.ts";
 
 /** Options of {@link createTestNetwork}. */
 export interface TestNetworkOptions {
@@ -128,11 +129,12 @@ export class TestNetwork {
   client(id: string): ClientStub {
     let stub = this.#clientStubs.get(id);
     if (!stub) {
-      const address = this.config.clients.find((c) => c.id === id)!.address;
-      stub = new ClientStub(address, {
+      const node = this.config.clients.find((c) => c.id === id)!;
+      stub = new ClientStub(node.address, {
         maxMessageBytes: maxMessageBytes(this.config),
         name: id,
         headers: cookieHeaders(readCookie(this.config.keysDir, id)),
+        credentials: testChannel(this.config, node),
       });
       this.#clientStubs.set(id, stub);
     }
@@ -148,10 +150,11 @@ export class TestNetwork {
   stub(id: string): MixServerStub {
     let stub = this.#stubs.get(id);
     if (!stub) {
-      const address = this.config.mixServers.find((m) => m.id === id)!.address;
-      stub = new MixServerStub(address, {
+      const node = this.config.mixServers.find((m) => m.id === id)!;
+      stub = new MixServerStub(node.address, {
         maxMessageBytes: maxMessageBytes(this.config),
         name: id,
+        credentials: testChannel(this.config, node),
       });
       this.#stubs.set(id, stub);
     }
@@ -343,5 +346,6 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     const { pair } = await ensureKeyPair(box, { configDir: dir, keysDir: config.keysDir }, node.id);
     keys.set(node.id, pair);
   }
+  await ensureTlsIdentities(config);
   return new TestNetwork(dir, config, box, keys);
 }

@@ -232,3 +232,62 @@ Deno.test("a YAML syntax error is reported at the line where it is, with a clean
     /^config\/config\.yaml:5: not valid YAML: Map keys must be unique \(column 1\)$/,
   );
 });
+
+Deno.test("a node binds its listen address when it has one, else its address", () => {
+  const config = parseConfig(
+    BASE.replace(
+      '{ id: mix_1, address: "127.0.0.1:7001" }',
+      '{ id: mix_1, address: "mix1.example.org:7001", listen: "0.0.0.0:7001" }',
+    ),
+    FILE,
+  );
+  assert.equal(config.mixServers[0].address, "mix1.example.org:7001");
+  assert.equal(config.mixServers[0].listen, "0.0.0.0:7001");
+  assert.equal(config.mixServers[1].listen, "127.0.0.1:7002");
+  refuse(
+    BASE.replace('address: "127.0.0.1:7002" }', 'address: "127.0.0.1:7002", listen: 7002 }'),
+    /mix_servers\[1\]\.listen: expected string, got number 7002/,
+  );
+  refuse(
+    BASE.replace('address: "127.0.0.1:7002" }', 'address: "127.0.0.1:7002", lisen: x }'),
+    /mix_servers\[1\]\.lisen: unknown key, did you mean "listen"\?/,
+  );
+});
+
+Deno.test("TLS is on for every node off loopback unless the config says otherwise", () => {
+  const mixed = BASE.replace('"127.0.0.1:7002"', '"10.0.0.2:7002"')
+    .replace('"127.0.0.1:7102"', '"[::1]:7102"')
+    .replace('"127.0.0.1:7101"', '"localhost:7101"');
+  const tlsOf = (text: string) =>
+    [...parseConfig(text, FILE).mixServers, ...parseConfig(text, FILE).clients].map((n) => n.tls);
+  assert.deepEqual(tlsOf(mixed), [false, true, false, false]);
+  assert.deepEqual(tlsOf(mixed + "tls: always\n"), [true, true, true, true]);
+  assert.deepEqual(tlsOf(mixed + "tls: never\n"), [false, false, false, false]);
+  refuse(mixed + "tls: yes\n", /tls: expected one of "auto", "always", "never", got "yes"/);
+});
+
+Deno.test("the original design's config, with host names, loads unchanged", () => {
+  const original = `messages_per_round: 2
+round_duration: 1
+dummy_payload: dummy
+mix_servers:
+- id: server_1
+  address: server_1:50051
+- id: server_2
+  address: server_2:50052
+- id: server_3
+  address: server_3:50053
+clients:
+- id: client_1
+  address: client_1:50061
+- id: client_2
+  address: client_2:50062
+`;
+  const config = parseConfig(original, "/app/config/config.yaml");
+  assert.deepEqual(config.mixServers.map((m) => [m.listen, m.tls]), [
+    ["server_1:50051", true],
+    ["server_2:50052", true],
+    ["server_3:50053", true],
+  ]);
+  assert.equal(config.keysDir, "/app/config/secret");
+});

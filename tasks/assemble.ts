@@ -1,0 +1,78 @@
+/**
+ * `deno task assemble`: the network's config from every node's descriptor, in one folder of
+ * public files that every operator puts beside its own keys:
+ *
+ *   deno task assemble --out network/ [--settings settings.yaml] [--force] \
+ *     mix_1.descriptor.yaml mix_2.descriptor.yaml mix_3.descriptor.yaml client_*.descriptor.yaml
+ *
+ * Mixes form the cascade in the order their descriptors are given. The settings file holds the
+ * config's other keys (`messages_per_round`, `round_duration`, `payload_size`, …); without it,
+ * every client must register and rounds last 1 s. It prints each node's fingerprint, for the
+ * operators to compare with what each other reads out, and a digest of the folder: operators
+ * who assemble the same descriptors get the same digest.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parse } from "yaml";
+import { errorMessage } from "../src/errors.ts";
+import { assembleNetwork, type Descriptor, parseDescriptor } from "./_descriptor.ts";
+
+const USAGE = "Usage: deno task assemble --out DIR [--settings FILE] [--force] DESCRIPTOR.yaml...";
+
+class UsageError extends Error {}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      out: { type: "string" },
+      settings: { type: "string" },
+      force: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.out) throw new UsageError("Missing --out (the folder to write)");
+  if (positionals.length === 0) throw new UsageError("No descriptor given");
+  const existing = await Deno.stat(`${values.out}/config.yaml`).then(() => true, () => false);
+  if (existing && !values.force) {
+    throw new UsageError(`${values.out}/config.yaml exists: pass --force to replace it`);
+  }
+  const descriptors: Descriptor[] = [];
+  for (const file of positionals) {
+    descriptors.push(parseDescriptor(await Deno.readTextFile(file), file));
+  }
+  const settings = values.settings ? parse(await Deno.readTextFile(values.settings)) ?? {} : {};
+  if (typeof settings !== "object" || Array.isArray(settings)) {
+    throw new UsageError(`${values.settings}: expected a mapping of config keys`);
+  }
+  const { config, digest } = await assembleNetwork(descriptors, settings, values.out);
+  console.log(
+    `assembled ${config.file}: ${config.mixServers.length} mixes, ${config.clients.length} clients`,
+  );
+  for (const d of descriptors) {
+    console.log(
+      `  ${d.role.padEnd(6)} ${d.id.padEnd(12)} ${d.address.padEnd(28)} ${d.fingerprint}`,
+    );
+  }
+  console.log(`digest: ${digest}`);
+  console.log(
+    "Every operator copies this folder's files beside its keys (secret/ is never copied).",
+  );
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    console.error(`assemble: ${errorMessage(error)}`);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
+  }
+}

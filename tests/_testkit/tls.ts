@@ -1,0 +1,25 @@
+/**
+ * TLS for test networks: every node's key and certificate made up front (a node started in
+ * this process would otherwise wait for a peer that starts after it), and channels as a user
+ * of the network dials them, pinned to the published certificates.
+ */
+import type { Config, NodeConfig } from "../../src/config/mod.ts";
+import { certificatePath, ensureTlsIdentity, parseCertificate } from "../../src/crypto/mod.ts";
+import { type grpc, pinnedChannel } from "../../src/rpc/mod.ts";
+
+/** Makes and publishes the TLS key and certificate of every node when some link uses TLS. */
+export async function ensureTlsIdentities(config: Config): Promise<void> {
+  const nodes = [...config.mixServers, ...config.clients];
+  if (!nodes.some((n) => n.tls)) return;
+  for (const node of nodes) {
+    await ensureTlsIdentity({ configDir: config.dir, keysDir: config.keysDir }, node.id);
+  }
+}
+
+/** Credentials of a channel to `node` as an outsider holding no certificate dials it. */
+export function testChannel(config: Config, node: NodeConfig): grpc.ChannelCredentials | undefined {
+  if (!node.tls) return undefined;
+  const path = certificatePath(config.dir, node.id);
+  const certificate = parseCertificate(Deno.readTextFileSync(path), path);
+  return pinnedChannel({ id: node.id, address: node.address, certificate });
+}
