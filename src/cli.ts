@@ -129,6 +129,8 @@ function clientStub(config: Config, client: NodeConfig): ClientStub {
     maxMessageBytes: maxMessageBytes(config),
     name: client.id,
     headers,
+    // A user who runs a command wants to hear at once that nothing is running.
+    failFast: true,
   });
 }
 
@@ -147,7 +149,8 @@ function findClient(config: Config, id: string | undefined, flag: string): NodeC
 
 function explain(error: unknown, client: NodeConfig): Error {
   const start = `is the network running? (start it with "deno task network")`;
-  if (error instanceof RpcError && (error.transient)) {
+  const unreachable = [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED];
+  if (error instanceof RpcError && unreachable.includes(error.code)) {
     return new Error(
       `${client.id} at ${client.address} is not reachable: ${start} [${grpc.status[error.code]}]`,
     );

@@ -86,9 +86,10 @@ export interface RateLimitedLogOptions {
 }
 
 /**
- * Warnings about events that others can cause at will, such as refused calls: the first of a
- * kind (its message) is written at once, later ones at most once per interval with the number
- * held back since the previous line as `suppressed`, so a flood cannot fill the log.
+ * Lines about events that repeat at a rate others set, such as refused calls or a peer that
+ * keeps failing: the first of a kind (its message) is written at once, later ones at most once
+ * per interval with the number held back since the previous line as `suppressed`, so a flood
+ * cannot fill the log and a lasting fault is still seen.
  */
 export class RateLimitedLog {
   readonly #logger: Logger;
@@ -105,13 +106,22 @@ export class RateLimitedLog {
 
   /** Writes a warning unless one with the same message was written less than an interval ago. */
   warn(message: string, fields: LogFields = {}): void {
+    this.#write("warn", message, fields);
+  }
+
+  /** Writes an error unless one with the same message was written less than an interval ago. */
+  error(message: string, fields: LogFields = {}): void {
+    this.#write("error", message, fields);
+  }
+
+  #write(level: "warn" | "error", message: string, fields: LogFields): void {
     const now = this.#now();
     const kind = this.#kinds.get(message);
     if (kind && now - kind.lastMs < this.#intervalMs) {
       kind.suppressed++;
       return;
     }
-    this.#logger.warn(
+    this.#logger[level](
       message,
       kind?.suppressed ? { ...fields, suppressed: kind.suppressed } : fields,
     );

@@ -7,7 +7,26 @@
 export { grpc, RpcError, toServiceError } from "./errors.ts";
 export { BATCH_CHUNK_BYTES, chunkBatch, fetchHoldMs, maxMessageBytes } from "./limits.ts";
 export type * from "./messages.ts";
+export {
+  BACKOFF,
+  type BackoffSchedule,
+  CHANNEL_OPTIONS,
+  codeKind,
+  CONNECT_WAIT_MS,
+  type FailureKind,
+  failureKind,
+  RECONNECT,
+  RETRY_LOG_INTERVAL_MS,
+} from "./policy.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
+export {
+  backoffDelay,
+  logRetry,
+  retry,
+  type RetryFailure,
+  type RetryOptions,
+  Stopped,
+} from "./retry.ts";
 export {
   type AuthCheck,
   type CallInfo,

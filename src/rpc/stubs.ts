@@ -1,11 +1,12 @@
 /**
- * Promise-returning client stubs of both services, with a deadline and the stub's headers on
- * every call, and errors that name the peer and the method.
+ * Promise-returning client stubs of both services, with the connection policy (policy.ts), a
+ * deadline and the stub's headers on every call, and errors that name the peer and the method.
  *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as m from "./messages.ts";
+import { CHANNEL_OPTIONS, CONNECT_WAIT_MS } from "./policy.ts";
 import { mixnetPackage } from "./proto.ts";
 import { RpcError } from "./errors.ts";
 
@@ -32,6 +33,11 @@ export interface StubOptions {
   readonly name?: string;
   /** Request headers sent with every call (lower-case names), e.g. a credential. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Fail a call at once while there is no connection, instead of waiting for one within its
+   * deadline: for a one-shot command whose user wants to hear that nothing is running.
+   */
+  readonly failFast?: boolean;
 }
 
 /** Per-call options. */
@@ -47,16 +53,18 @@ class Stub {
   readonly #timeoutMs: number;
   readonly #name: string;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #waitForReady: boolean;
 
   constructor(service: grpc.ServiceClientConstructor, address: string, options: StubOptions) {
     this.#client = new service(address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
-      "grpc.enable_retries": 0,
     });
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#name = options.name ?? address;
     this.#headers = options.headers ?? {};
+    this.#waitForReady = !options.failFast;
   }
 
   protected call<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
@@ -89,27 +97,67 @@ class Stub {
 
   /**
    * Starts a call with its deadline and headers, cancels it when the signal aborts, and
-   * settles with its response or an {@link RpcError}.
+   * settles with its response or an {@link RpcError}. Unless the stub fails fast, a call made
+   * while the channel is not connected first waits for the connection (the channel reconnects
+   * on the policy's bounded backoff), up to {@link CONNECT_WAIT_MS} and half its deadline: a peer
+   * that just restarted is reached the moment it listens. A connected call keeps waiting for
+   * a connection that drops within its deadline; one still unconnected fails at once with the
+   * transport's own reason (such as `connect ECONNREFUSED`), for the caller to retry and log.
    */
-  #settle<Res>(
+  async #settle<Res>(
     method: string,
     options: CallOptions,
     start: (metadata: grpc.Metadata, options: grpc.CallOptions, done: Callback<Res>) => grpc.Call,
   ): Promise<Res> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.#timeoutMs);
-    const metadata = new grpc.Metadata();
-    for (const [name, value] of Object.entries(this.#headers)) metadata.set(name, value);
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const deadline = Date.now() + timeoutMs;
     const { signal } = options;
-    return new Promise<Res>((resolve, reject) => {
+    // Half the deadline at most, so that the call that reports the reason still has time.
+    const connectMs = Math.min(CONNECT_WAIT_MS, timeoutMs / 2);
+    const connected = this.#waitForReady &&
+      await this.#connected(Date.now() + connectMs, signal);
+    // grpc-js takes waitForReady as an option of the metadata, not of the call.
+    const metadata = new grpc.Metadata({ waitForReady: connected });
+    for (const [name, value] of Object.entries(this.#headers)) metadata.set(name, value);
+    return await new Promise<Res>((resolve, reject) => {
       const cancel = () => call.cancel();
       const call = start(metadata, { deadline }, (error, res) => {
         signal?.removeEventListener("abort", cancel);
-        if (error) reject(new RpcError(this.#name, method, error.code, error.details));
+        if (error) reject(new RpcError(this.#name, method, error.code, this.#details(error)));
         else resolve(res);
       });
       if (signal?.aborted) cancel();
       else signal?.addEventListener("abort", cancel, { once: true });
     });
+  }
+
+  /** Whether the channel is connected by `until` (it starts connecting if idle). */
+  #connected(until: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.#client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY) {
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => resolve(false);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#client.waitForReady(until, (error) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(!error);
+      });
+    });
+  }
+
+  /**
+   * The reason of a failed call. A deadline that passed while the call still waited for a
+   * connection says so, rather than grpc-js's timing breakdown.
+   */
+  #details(error: grpc.ServiceError): string {
+    // grpc-js appends an empty "Resolution note: " to connection errors.
+    const details = error.details.replace(/\.? Resolution note: ?$/, "");
+    if (error.code !== grpc.status.DEADLINE_EXCEEDED) return details;
+    const state = this.#client.getChannel().getConnectivityState(false);
+    if (state === grpc.connectivityState.READY) return details;
+    return `no connection within the deadline (channel ${grpc.connectivityState[state]}): ` +
+      details;
   }
 
   /** Closes the channel. */
