@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { limitProblem } from "../rpc/limits.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 import { suggest } from "./_suggest.ts";
 import { describeYamlError } from "./_yaml_error.ts";
@@ -80,7 +81,8 @@ export async function loadConfig(path: string): Promise<Config> {
  * Parses and validates config text; `path` names the file in errors and anchors relative
  * folders.
  *
- * @throws {ConfigError} when the text is not YAML or a field is invalid.
+ * @throws {ConfigError} when the text is not YAML, a field is invalid, or the fields together
+ * make a network that cannot work (see rpc/limits.ts).
  */
 export function parseConfig(text: string, path: string): Config {
   const document = parseDocument(text, { uniqueKeys: true });
@@ -105,7 +107,7 @@ export function parseConfig(text: string, path: string): Config {
   const within = (folder: string) => isAbsolute(folder) ? folder : join(dir, folder);
   const freezeNodes = (nodes: RawConfig["clients"]) =>
     Object.freeze(nodes.map((n) => Object.freeze({ id: n.id, address: n.address })));
-  return Object.freeze({
+  const config: Config = Object.freeze({
     file,
     dir,
     messagesPerRound: raw.messages_per_round,
@@ -125,6 +127,9 @@ export function parseConfig(text: string, path: string): Config {
     dataDir: within(raw.data_dir),
     cryptoBackend: raw.crypto_backend,
   });
+  const problem = limitProblem(config);
+  if (problem) throw new ConfigError(`${path}: ${problem}`);
+  return config;
 }
 
 function describeIssue(path: string, issue: z.core.$ZodIssue): string {

@@ -5,7 +5,17 @@
  * @module
  */
 export { grpc, RpcError, toServiceError } from "./errors.ts";
-export { BATCH_CHUNK_BYTES, chunkBatch, fetchHoldMs, maxMessageBytes } from "./limits.ts";
+export {
+  BATCH_CHUNK_BYTES,
+  chunkBatch,
+  fetchHoldMs,
+  forwardTimeoutMs,
+  type LimitInputs,
+  limitProblem,
+  MAX_GRPC_MESSAGE_BYTES,
+  maxBatchPackets,
+  maxMessageBytes,
+} from "./limits.ts";
 export type * from "./messages.ts";
 export {
   BACKOFF,
