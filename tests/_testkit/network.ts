@@ -64,13 +64,16 @@ export class TestNetwork {
   }
 
   /** Starts mix `id` in this process (silent unless a logger is given). */
-  async startMix(id: string, options: { metricsFile?: string; workers?: number } = {}) {
+  async startMix(
+    id: string,
+    options: { metricsFile?: string; workers?: number; logger?: Logger } = {},
+  ) {
     const node = await startMix({
       config: this.config,
       id,
       box: this.box,
       keyPair: this.keys.get(id)!,
-      logger: silentLogger,
+      logger: options.logger ?? silentLogger,
       workers: options.workers ?? 1,
       metricsFile: options.metricsFile,
     });
