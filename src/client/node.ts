@@ -231,10 +231,10 @@ async function register(
   options: { deadlineMs?: number; signal?: AbortSignal },
 ): Promise<void> {
   const mix = ctx.config.mixServers[0].id;
-  const { signal } = options;
   ctx.logger.info("registering", { mix });
   try {
-    await retry(() => link.register({ timeoutMs: 5000, signal }), {
+    // The call itself is not cancelled on stop (see Sender#send); the wait between is.
+    await retry(() => link.register({ timeoutMs: 5000 }), {
       ...options,
       onFailure: (failure) => {
         ctx.metrics.count(failure.kind === "permanent" ? "register.refused" : "register.retried");

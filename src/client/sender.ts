@@ -77,7 +77,7 @@ export class Sender {
     this.#done = this.#run();
   }
 
-  /** Stops, cancelling the send in flight (a message in it stays queued). */
+  /** Stops after the send in flight. */
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#done;
@@ -185,10 +185,11 @@ export class Sender {
         // A message queued by an older version has no fresh packet: it misses the round.
         if (!packet) throw new NoFreshPacket(failed);
         try {
+          // A slow answer is still worth waiting for: a late packet is refused, never lost.
+          // Not cancelled on stop: a cancelled stream followed by the peer's shutdown can
+          // crash Deno 2.9.6 (denoland/deno#36788), and the call is bounded anyway.
           await this.#link.forward(round, packet, {
-            // A slow answer is still worth waiting for: a late packet is refused, never lost.
             timeoutMs: Math.max(2000, deadline - Date.now()),
-            signal,
           });
         } catch (error) {
           // An earlier attempt of this round reached the mix and only its answer was lost.

@@ -59,7 +59,7 @@ export class Forwarder {
     this.#wake?.();
   }
 
-  /** Stops, cancelling the call in flight; unsent rounds stay in the outbox. */
+  /** Stops after the call in flight; unsent rounds stay in the outbox. */
   async stop(): Promise<void> {
     this.#stop.abort();
     this.#wake?.();
@@ -112,7 +112,9 @@ export class Forwarder {
       await retry(async (attempt) => {
         attempts = attempt;
         chunks ??= this.#sign(round, packets, await o.nextPublicKey());
-        return o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs, signal });
+        // Not cancelled on stop (see Sender#send): a stop waits for the attempt in flight,
+        // which waits at most CONNECT_WAIT_MS for a next mix that is down.
+        return o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });
       }, {
         signal,
         onFailure: (failure) => {
