@@ -28,6 +28,12 @@ export {
   RECONNECT,
   RETRY_LOG_INTERVAL_MS,
 } from "./policy.ts";
+export {
+  type ListenFailure,
+  listenFailure,
+  type ListenFailureKind,
+  splitAddress,
+} from "./listen.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
 export {
   backoffDelay,
