@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { chunkBatch, MixServerStub, RECEIVE_WINDOW_BYTES } from "../src/rpc/mod.ts";
+import { childEnv } from "../tasks/launch/mod.ts";
 
 const WINDOWS = { "64 KB": 65_535, "16 MiB": RECEIVE_WINDOW_BYTES };
 const BATCHES = [
@@ -27,6 +28,8 @@ async function receiver(window: number) {
     args: ["run", ...PERMISSIONS, SERVER, String(window)],
     stdout: "piped",
     stderr: "inherit",
+    clearEnv: true,
+    env: childEnv(),
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await reader.read()).value);

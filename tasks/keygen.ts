@@ -4,17 +4,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
-import { generateKeys } from "./_network_config.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
+import { generateKeys } from "./launch/mod.ts";
+
+const USAGE = "Usage: deno task keygen [--config config/config.yaml] [--force]";
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { config: { type: "string" }, force: { type: "boolean" } },
-  });
   try {
+    const { values } = parseFlags(Deno.args, {
+      config: flag.text(),
+      force: flag.switch(),
+      help: flag.switch("h"),
+    });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
     const config = await loadConfig(values.config ?? "config/config.yaml");
     const report = await generateKeys(config, values.force ?? false);
     if (report.created.length) console.log(`created: ${report.created.join(", ")}`);
@@ -22,6 +29,7 @@ if (import.meta.main) {
     console.log(`public keys in ${config.dir}, secret keys in ${config.keysDir}`);
   } catch (error) {
     console.error(`keygen: ${errorMessage(error)}`);
-    Deno.exit(1);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }

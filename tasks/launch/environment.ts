@@ -28,6 +28,8 @@ const NAMES = new Set([
   "XDG_CACHE_HOME",
   "SSL_CERT_FILE",
   "SSL_CERT_DIR",
+  // deno compile's local runtime (tasks/compile.ts).
+  "DENORT_BIN",
 ]);
 
 /** Variables passed on by prefix or pattern: Deno's own, npm's registry settings, proxies. */

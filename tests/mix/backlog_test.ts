@@ -7,7 +7,7 @@ import { type ForwardBatchRequest, grpc } from "../../src/rpc/mod.ts";
 import { maxMessageBytes } from "../../src/rpc/mod.ts";
 
 Deno.test("rounds arriving faster than a mix can peel are all processed, in order", async () => {
-  const net = await createTestNetwork({ clients: 20, messagesPerRound: 2, payloadSize: 1024 });
+  const net = await createTestNetwork({ clients: 40, messagesPerRound: 2, payloadSize: 1024 });
   // mix_3 is a recorder: it sees what mix_2 forwards.
   const received: number[] = [];
   const sizes: number[] = [];

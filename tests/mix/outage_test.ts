@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
-import { NodeProcess } from "../_testkit/process.ts";
+import { NodeProcess } from "../../tasks/launch/mod.ts";
 import { createLogger } from "../../src/log.ts";
 
 /** How long the next mix stays down. */
@@ -15,8 +15,7 @@ Deno.test("the next mix down for 10 s under traffic: the first batch after its r
     format: "json",
     write: (line) => mix1Lines.push(JSON.parse(line)),
   });
-  const startMix2 = () =>
-    new NodeProcess("mix.ts", "mix_2", net.configPath, ["--log-format", "json"]);
+  const startMix2 = () => new NodeProcess("mix", "mix_2", net.configPath);
   let mix2 = startMix2();
   try {
     await net.startMix("mix_3");
@@ -46,8 +45,7 @@ Deno.test("the next mix down for 10 s under traffic: the first batch after its r
     await new Promise((r) => setTimeout(r, Math.max(0, down + OUTAGE_MS - Date.now())));
     const ackedBefore = forwards().length;
     mix2 = startMix2();
-    const ready = JSON.parse(await mix2.ready());
-    const restartedMs = Date.parse(ready.time);
+    const restartedMs = Date.parse((await mix2.ready()).time);
     await waitUntil(() => forwards().length > ackedBefore, 30_000, "a batch acknowledged");
     const first = forwards()[ackedBefore];
     const restartToAckMs = first.acked_ms! - restartedMs;
