@@ -75,7 +75,8 @@ Deno.test("a peer killed and started again is reached by the first call after it
     // more), failing this call at once; the policy's call waits for the reconnection.
     const started = performance.now();
     assert.equal((await stub.forwardBatch(BATCH)).status, "received 1");
-    assert.ok(performance.now() - started < 2000);
+    // Reached on the reconnect backoff (at most 1.2 s), well within the call's 10 s deadline.
+    assert.ok(performance.now() - started < 3000, `${performance.now() - started} ms`);
   } finally {
     stub.close();
     await kill(server);
@@ -90,7 +91,8 @@ Deno.test("a fail-fast stub (the CLI's) reports a peer that is not there at once
     const error = await stub.forwardBatch(BATCH).then(() => undefined, (e) => e);
     assert.ok(error instanceof RpcError);
     assert.equal(error.code, grpc.status.UNAVAILABLE);
-    assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+    // At once, not at the end of the 10 s deadline.
+    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   } finally {
     stub.close();
   }
