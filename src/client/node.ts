@@ -14,6 +14,7 @@ import { Metrics } from "../metrics.ts";
 import { packetSize, type RouteNode } from "../onion/mod.ts";
 import { RoundClock } from "../round_clock.ts";
 import {
+  CALL_TIMEOUT_MS,
   grpc,
   logRetry,
   maxMessageBytes,
@@ -234,7 +235,7 @@ async function register(
   ctx.logger.info("registering", { mix });
   try {
     // The call itself is not cancelled on stop (see Sender#send); the wait between is.
-    await retry(() => link.register({ timeoutMs: 5000 }), {
+    await retry(() => link.register({ timeoutMs: CALL_TIMEOUT_MS.register }), {
       ...options,
       onFailure: (failure) => {
         ctx.metrics.count(failure.kind === "permanent" ? "register.refused" : "register.retried");
@@ -267,7 +268,7 @@ async function waitForStart(
   ctx.logger.info("waiting for enough clients to register", { mix });
   try {
     return await retry(async () => {
-      const response = await link.waitForStart({ timeoutMs: 30_000 });
+      const response = await link.waitForStart({ timeoutMs: CALL_TIMEOUT_MS.waitForStart });
       if (!response.ready) {
         throw new MixnetError(`${mix} answered that rounds have not started`, {
           status: "unavailable",

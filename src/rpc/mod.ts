@@ -20,6 +20,7 @@ export type * from "./messages.ts";
 export {
   BACKOFF,
   type BackoffSchedule,
+  CALL_TIMEOUT_MS,
   CHANNEL_OPTIONS,
   codeKind,
   CONNECT_WAIT_MS,

@@ -61,6 +61,19 @@ export const RECONNECT = Object.freeze({ initialMs: 100, maxMs: 1000 });
  */
 export const CONNECT_WAIT_MS = 2000;
 
+/**
+ * Deadlines of calls that have no deadline of their own to derive (a forward's and a fetch's
+ * come from what they carry or wait for: rpc/limits.ts; a packet's from its round).
+ */
+export const CALL_TIMEOUT_MS = Object.freeze({
+  /** Any call unless it says otherwise. */
+  default: 10_000,
+  /** A registration: answered at once by a first mix that is up. */
+  register: 5000,
+  /** The start barrier: held until enough clients registered, then made again. */
+  waitForStart: 30_000,
+});
+
 /** Least time between two log lines about one kind of failure that keeps coming back. */
 export const RETRY_LOG_INTERVAL_MS = 5000;
 

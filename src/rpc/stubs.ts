@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as m from "./messages.ts";
-import { CHANNEL_OPTIONS, CONNECT_WAIT_MS } from "./policy.ts";
+import { CALL_TIMEOUT_MS, CHANNEL_OPTIONS, CONNECT_WAIT_MS } from "./policy.ts";
 import { mixnetPackage } from "./proto.ts";
 import { RpcError } from "./errors.ts";
 
@@ -27,7 +27,7 @@ type StreamMethod<Req, Res> = (
 export interface StubOptions {
   /** Largest message sent or received, in bytes. */
   readonly maxMessageBytes: number;
-  /** Deadline of a call unless the call gives its own; default 10 s. */
+  /** Deadline of a call unless the call gives its own; default CALL_TIMEOUT_MS.default. */
   readonly timeoutMs?: number;
   /** How the peer is named in errors, e.g. `mix_2 (127.0.0.1:50052)`. */
   readonly name?: string;
@@ -61,7 +61,7 @@ class Stub {
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
     });
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS.default;
     this.#name = options.name ?? address;
     this.#headers = options.headers ?? {};
     this.#waitForReady = !options.failFast;
