@@ -47,11 +47,11 @@ async function withNetwork(fn: (net: TestNetwork) => Promise<void>, payloadSize 
 Deno.test("clients exchange messages through the cascade", async (t) => {
   await withNetwork(async (net) => {
     await t.step(
-      "two messages in one round arrive once each, at the right client, fetched on its own",
+      "two messages arrive once each, at the right client, fetched on its own",
       async () => {
+        // Usually in one round; two prepares can also straddle a round's end (rounds of 0.2 s).
         const a = await send(net, "client_1", "client_2", "hello 2");
-        const b = await send(net, "client_3", "client_1", "hello 1");
-        assert.equal(a.round, b.round);
+        await send(net, "client_3", "client_1", "hello 1");
         assert.deepEqual(await collect(net, "client_2", 1), ["hello 2"]);
         assert.deepEqual(await collect(net, "client_1", 1), ["hello 1"]);
         // Nothing more, for anyone: each client's next message is a marker from its neighbour.
