@@ -50,14 +50,25 @@ export interface NetworkSpec {
   readonly prefix?: string;
 }
 
-/** Loopback ports that are free right now. */
-export function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
+/**
+ * Loopback ports that are free right now, none of them in `exclude`: the ports of a config
+ * already written are free too until its nodes start, and the system may offer them again.
+ */
+export function freePorts(count: number, exclude: Iterable<number> = []): number[] {
+  const excluded = new Set(exclude);
+  // Every listener stays open until all are found, so that no port is offered twice.
+  const held: Deno.Listener[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      held.push(listener);
+      const port = (listener.addr as Deno.NetAddr).port;
+      if (!excluded.has(port)) ports.push(port);
+    }
+  } finally {
+    for (const listener of held) listener.close();
+  }
   return ports;
 }
 
