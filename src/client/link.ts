@@ -79,6 +79,14 @@ export class CascadeLink {
     return first.stub.forwardMessage(request, options);
   }
 
+  /**
+   * Resolves when the channel to the first (or last) mix, lost now, connects again, or at
+   * `untilMs` (see MixServerStub.reconnected): a retry's wait ends when the mix is back.
+   */
+  reconnected(mix: "first" | "last", untilMs: number): Promise<unknown> {
+    return this.#o[mix].stub.reconnected(untilMs);
+  }
+
   /** Fetches this client's mailbox at the last mix. */
   fetch(fetch: FetchRequest, options?: CallOptions): Promise<PollMessagesResponse> {
     const { id, address, mac, last } = this.#o;

@@ -237,6 +237,7 @@ async function register(
     // The call itself is not cancelled on stop (see Sender#send); the wait between is.
     await retry(() => link.register({ timeoutMs: CALL_TIMEOUT_MS.register }), {
       ...options,
+      reconnected: (untilMs) => link.reconnected("first", untilMs),
       onFailure: (failure) => {
         ctx.metrics.count(failure.kind === "permanent" ? "register.refused" : "register.retried");
         logRetry(log, "registration", failure, { mix });

@@ -80,6 +80,7 @@ export class Receiver {
       try {
         stored = await retry(() => this.#fetch(round), {
           signal,
+          reconnected: (untilMs) => this.#link.reconnected("last", untilMs),
           onFailure: (failure) => {
             metrics.count("fetch.failed");
             logRetry(this.#log, "mailbox fetch", failure, { mix: last, round });

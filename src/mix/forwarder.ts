@@ -117,6 +117,7 @@ export class Forwarder {
         return o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });
       }, {
         signal,
+        reconnected: (untilMs) => o.stub.reconnected(untilMs),
         onFailure: (failure) => {
           o.metrics.count("forward.retries");
           if (failure.kind === "permanent") o.metrics.count("forward.refused");

@@ -32,6 +32,11 @@ export interface RetryOptions {
   readonly permanent?: "retry" | "throw";
   /** Classifies a failure; default {@link failureKind}. */
   readonly classify?: (error: unknown) => FailureKind;
+  /**
+   * Ends the wait after a transient failure early, e.g. a stub's `reconnected` (resolves when
+   * its channel connects again, asked to meanwhile): given the wait's end.
+   */
+  readonly reconnected?: (untilMs: number) => Promise<unknown>;
   /** Called after each failed attempt, before the wait: count it, log it. */
   readonly onFailure?: (failure: RetryFailure) => void;
   /** Draws a number in [0, 1) for the jitter (tests pass their own). */
@@ -82,7 +87,8 @@ export async function retry<T>(
         (options.deadlineMs !== undefined && Date.now() + waitMs > options.deadlineMs);
       options.onFailure?.({ error, attempt, kind, retryInMs: giveUp ? undefined : waitMs });
       if (giveUp) throw error;
-      await sleep(waitMs, signal);
+      const woken = kind === "transient" ? options.reconnected?.(Date.now() + waitMs) : undefined;
+      await (woken ? Promise.race([sleep(waitMs, signal), woken]) : sleep(waitMs, signal));
     }
   }
 }

@@ -131,6 +131,19 @@ class Stub {
     });
   }
 
+  /**
+   * Resolves once this channel, not connected now, is connected again (it is asked to
+   * reconnect meanwhile), or at `untilMs`; never early for a channel that is connected. A
+   * retry loop waits on it beside its backoff, so that a peer that comes back is called at once,
+   * and one that answers but refuses is not called faster than the backoff.
+   */
+  reconnected(untilMs: number): Promise<unknown> {
+    if (this.#client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY) {
+      return new Promise(() => {});
+    }
+    return this.#connected(untilMs, undefined);
+  }
+
   /** Whether the channel is connected by `until` (it starts connecting if idle). */
   #connected(until: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (this.#client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY) {

@@ -116,3 +116,25 @@ Deno.test("retries are logged rate-limited: transient as warnings, refusals as e
   );
   assert.match(lines[3], /ERROR mix_1 round processing failed attempt=1 error="Cannot write x"/);
 });
+
+Deno.test("a wait after a transient failure ends once the peer's channel is back; a refusal's wait does not", async () => {
+  let attempts = 0;
+  const started = Date.now();
+  await retry((attempt) => {
+    attempts = attempt;
+    return attempt < 6 ? Promise.reject(down()) : Promise.resolve();
+  }, { reconnected: () => Promise.resolve() });
+  assert.equal(attempts, 6);
+  // Without it the waits alone take 50 + 100 + 200 + 400 + 800 ms.
+  assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+
+  const stop = new AbortController();
+  let refused = 0;
+  const running = retry(() => (refused++, Promise.reject(denied())), {
+    signal: stop.signal,
+    reconnected: () => Promise.resolve(),
+  });
+  setTimeout(() => stop.abort(), 300);
+  await assert.rejects(running, Stopped);
+  assert.equal(refused, 1);
+});
