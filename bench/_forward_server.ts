@@ -4,9 +4,10 @@
  * until killed.
  *
  *   deno run --allow-read --allow-net=127.0.0.1 --allow-env --allow-sys \
- *     bench/_forward_server.ts <receive window bytes>
+ *     bench/_forward_server.ts --window BYTES
  */
 import { MixnetError } from "../src/errors.ts";
+import { flag, parseFlags } from "../src/flags.ts";
 import { type MixServerHandlers, startServer } from "../src/rpc/mod.ts";
 
 const unused = () => Promise.reject(new MixnetError("Not served here", { status: "not-found" }));
@@ -25,6 +26,6 @@ const handlers: MixServerHandlers = {
 const server = await startServer("127.0.0.1:0", {
   mix: handlers,
   maxMessageBytes: 64 * 1024 * 1024,
-  receiveWindowBytes: Number(Deno.args[0]),
+  receiveWindowBytes: parseFlags(Deno.args, { window: flag.int({ min: 65_535 }) }).values.window,
 });
 console.log(server.port);

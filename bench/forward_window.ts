@@ -6,10 +6,12 @@
  * Prints the median and the 10th to 90th percentile of each.
  *
  *   deno run --allow-read --allow-net=127.0.0.1 --allow-env --allow-sys --allow-run=deno \
- *     bench/forward_window.ts [calls per point, default 40]
+ *     bench/forward_window.ts [--calls N (per point, default 40)]
  */
 import { fileURLToPath } from "node:url";
+import { flag, parseFlags } from "../src/flags.ts";
 import { chunkBatch, MixServerStub, RECEIVE_WINDOW_BYTES } from "../src/rpc/mod.ts";
+import { childEnv } from "../tasks/launch/mod.ts";
 
 const WINDOWS = { "64 KB": 65_535, "16 MiB": RECEIVE_WINDOW_BYTES };
 const BATCHES = [
@@ -17,16 +19,18 @@ const BATCHES = [
   { label: "10 x 100 KB", count: 10, bytes: 100_000 },
   { label: "10,000 x 1 KiB", count: 10_000, bytes: 1024 },
 ];
-const CALLS = Number(Deno.args[0] ?? 40);
+const CALLS = parseFlags(Deno.args, { calls: flag.int({ min: 1 }) }).values.calls ?? 40;
 const SERVER = fileURLToPath(new URL("./_forward_server.ts", import.meta.url));
 const PERMISSIONS = ["--allow-read", "--allow-net=127.0.0.1", "--allow-env", "--allow-sys"];
 
 /** Starts a receiving process with `window` and returns it with a stub to it. */
 async function receiver(window: number) {
   const child = new Deno.Command("deno", {
-    args: ["run", ...PERMISSIONS, SERVER, String(window)],
+    args: ["run", ...PERMISSIONS, SERVER, "--window", String(window)],
     stdout: "piped",
     stderr: "inherit",
+    clearEnv: true,
+    env: childEnv(),
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await reader.read()).value);

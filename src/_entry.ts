@@ -4,62 +4,65 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type Config, loadConfig } from "./config/mod.ts";
 import { createSealedBox, ensureKeyPair, type KeyPair, type SealedBox } from "./crypto/mod.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
-import { createLogger, type Logger, type LogLevel } from "./log.ts";
+import { type Flag, flag, type ParsedFlags, parseFlags, UsageError } from "./flags.ts";
+import { createLogger, type Logger } from "./log.ts";
 
-/** What every role is started with. */
-export interface RoleContext {
+export { UsageError };
+
+/** Flags every role accepts, beyond its own. */
+const COMMON = {
+  id: flag.text(),
+  config: flag.text(),
+  "log-format": flag.choice(["text", "json"]),
+  "log-level": flag.choice(["debug", "info", "warn", "error"]),
+  "metrics-file": flag.text(),
+  help: flag.switch("h"),
+};
+
+/** What every role is started with; `values` are its flags, validated. */
+export interface RoleContext<E extends Record<string, Flag>> {
   readonly id: string;
   readonly config: Config;
   readonly box: SealedBox;
   readonly keyPair: KeyPair;
   readonly logger: Logger;
-  readonly values: Record<string, string | undefined>;
+  readonly values: ParsedFlags<typeof COMMON & E>["values"];
 }
 
-/** Flags every role accepts, beyond its own. */
-const COMMON = {
-  id: { type: "string" },
-  config: { type: "string" },
-  "log-format": { type: "string" },
-  "log-level": { type: "string" },
-  "metrics-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const satisfies ParseArgsConfig["options"];
-
 /**
- * Parses the role's flags (with `ID_ENV` and `CONFIG_PATH` as fallbacks), loads the config,
- * the crypto backend and the node's key pair (created on first start).
+ * Parses and validates the role's flags (with `ID_ENV` and `CONFIG_PATH` as fallbacks), loads
+ * the config, the crypto backend and the node's key pair (created on first start).
+ *
+ * @throws {UsageError} naming a flag and its value; {@link ConfigError} for the config.
  */
-export async function prepareRole(
+export async function prepareRole<E extends Record<string, Flag>>(
   role: "mix" | "client",
   idEnv: string,
-  extra: ParseArgsConfig["options"],
+  extra: E,
   usage: string,
-): Promise<RoleContext> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { ...COMMON, ...extra },
-    strict: true,
-    allowPositionals: false,
-  });
+): Promise<RoleContext<E>> {
+  let values: RoleContext<E>["values"];
+  try {
+    values = parseFlags(Deno.args, { ...COMMON, ...extra }).values;
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}\n${usage}`);
+    throw error;
+  }
   if (values.help) {
     console.log(usage);
     Deno.exit(0);
   }
-  const id = (values.id as string | undefined) ?? Deno.env.get(idEnv);
+  const id = values.id ?? Deno.env.get(idEnv);
   if (!id) throw new UsageError(`Missing --id (or ${idEnv}): which ${role} to run\n${usage}`);
-  const configPath = (values.config as string | undefined) ?? Deno.env.get("CONFIG_PATH") ??
-    "config/config.yaml";
-  const format = values["log-format"] as string | undefined;
-  const level = (values["log-level"] as LogLevel | undefined) ?? "info";
-  if (format !== undefined && format !== "text" && format !== "json") {
-    throw new UsageError(`--log-format: expected text or json, got ${JSON.stringify(format)}`);
-  }
-  const logger = createLogger({ name: id, level, format });
+  const configPath = values.config ?? Deno.env.get("CONFIG_PATH") ?? "config/config.yaml";
+  const logger = createLogger({
+    name: id,
+    level: values["log-level"] ?? "info",
+    format: values["log-format"],
+  });
   const config = await loadConfig(configPath);
   const nodes = role === "mix" ? config.mixServers : config.clients;
   if (!nodes.some((n) => n.id === id)) {
@@ -76,16 +79,13 @@ export async function prepareRole(
     id,
   );
   if (created) logger.info("created key pair", { public_key_file: `${config.dir}/${id}.key` });
-  return { id, config, box, keyPair: pair, logger, values: values as Record<string, string> };
+  return { id, config, box, keyPair: pair, logger, values };
 }
 
 /** A node the entry scripts run: `exiting` skips the gRPC shutdown (see MixNode.stop). */
 export interface StoppableNode {
   stop(options?: { exiting?: boolean }): Promise<void>;
 }
-
-/** A command-line mistake: printed with usage, exit code 2. */
-export class UsageError extends Error {}
 
 /**
  * Runs `start`, then waits for SIGINT or SIGTERM and calls the returned stop function within

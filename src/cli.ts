@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type Config, loadConfig, type NodeConfig } from "./config/mod.ts";
 import { cookieHeaders, readCookie } from "./client/cookie.ts";
 import { publicKeyPath } from "./crypto/mod.ts";
 import { formatMessage, type PollFormat } from "./cli/output.ts";
 import { errorMessage, MixnetError } from "./errors.ts";
+import { flag, parseFlags, UsageError } from "./flags.ts";
 import { ClientStub, grpc, maxMessageBytes, RpcError, userChannel } from "./rpc/mod.ts";
 
 const USAGE = `Usage:
@@ -23,27 +23,23 @@ const USAGE = `Usage:
 poll prints one message per line with control characters and backslashes escaped (\\x1b, \\n,
 \\\\); --json prints one {"message": ...} object per line; --raw prints the messages as they are.`;
 
-/** A mistake on the command line (exit code 2). */
-class UsageError extends Error {}
+/** Every flag of both commands. */
+const FLAGS = {
+  from: flag.text(),
+  to: flag.text(),
+  message: flag.string(),
+  client: flag.text(),
+  config: flag.text(),
+  json: flag.switch(),
+  raw: flag.switch(),
+  help: flag.switch("h"),
+};
 
 /** Runs the command line with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
     const [command, ...rest] = args;
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        message: { type: "string" },
-        client: { type: "string" },
-        config: { type: "string" },
-        json: { type: "boolean" },
-        raw: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
+    const { values } = parseFlags(rest, FLAGS);
     if (values.help || command === "help" || command === undefined) {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
@@ -56,7 +52,7 @@ export async function main(args: string[]): Promise<number> {
     throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
   } catch (error) {
     console.error(`error: ${errorMessage(error)}`);
-    if (error instanceof UsageError || (error as Error).name === "TypeError") {
+    if (error instanceof UsageError) {
       console.error(USAGE);
       return 2;
     }
@@ -137,6 +133,8 @@ async function clientStub(config: Config, client: NodeConfig): Promise<ClientStu
     name: client.id,
     headers,
     credentials,
+    // A user who runs a command wants to hear at once that nothing is running.
+    failFast: true,
   });
 }
 
@@ -166,7 +164,8 @@ function explain(error: unknown, client: NodeConfig): Error {
       .exec(error.details);
   if (refused) return new Error(`${client.id} refused over TLS: ${refused[1]}`);
   const start = `is the network running? (start it with "deno task network")`;
-  if (error instanceof RpcError && (error.transient)) {
+  const unreachable = [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED];
+  if (error instanceof RpcError && unreachable.includes(error.code)) {
     return new Error(
       `${client.id} at ${client.address} is not reachable: ${start} [${grpc.status[error.code]}]`,
     );

@@ -37,7 +37,17 @@ export interface LoggerOptions {
   readonly write?: (line: string) => void;
 }
 
+/** One line of a JSON log, as {@link parseLogLine} reads it back. */
+export interface LogRecord {
+  readonly time: string;
+  readonly level: LogLevel;
+  readonly node: string;
+  readonly message: string;
+  readonly [field: string]: unknown;
+}
+
 const encoder = new TextEncoder();
+const RECORD_KEYS = new Set(["time", "level", "node", "message"]);
 
 /** Creates a logger. */
 export function createLogger(options: LoggerOptions): Logger {
@@ -46,20 +56,14 @@ export function createLogger(options: LoggerOptions): Logger {
     ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
     if (ORDER[level] < min) return;
-    const time = new Date().toISOString();
-    if (options.format === "json") {
-      write(JSON.stringify({ time, level, node: options.name, message, ...fields }));
-      return;
-    }
-    const extra = Object.entries(fields)
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]) => `${key}=${formatValue(value)}`)
-      .join(" ");
-    write(
-      `${time} ${level.toUpperCase().padEnd(5)} ${options.name} ${message}${
-        extra ? " " + extra : ""
-      }`,
-    );
+    const record = {
+      time: new Date().toISOString(),
+      level,
+      node: options.name,
+      message,
+      ...fields,
+    };
+    write(options.format === "json" ? JSON.stringify(record) : formatRecord(record));
   };
   return {
     debug: (m, f) => emit("debug", m, f),
@@ -72,8 +76,33 @@ export function createLogger(options: LoggerOptions): Logger {
 /** A logger that writes nothing (tests that assert on other output). */
 export const silentLogger: Logger = createLogger({ name: "", level: "error", write: () => {} });
 
+/** A log record as a text line: time, level, node, message, then `key=value` fields. */
+export function formatRecord(record: LogRecord): string {
+  const extra = Object.entries(record)
+    .filter(([key, value]) => !RECORD_KEYS.has(key) && value !== undefined && value !== null)
+    .map(([key, value]) => `${key}=${formatValue(value)}`)
+    .join(" ");
+  return `${record.time} ${record.level.toUpperCase().padEnd(5)} ${record.node} ${record.message}${
+    extra ? " " + extra : ""
+  }`;
+}
+
+/** Reads a line of a JSON log back, or undefined when the line is not one (plain output). */
+export function parseLogLine(line: string): LogRecord | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const value = JSON.parse(line);
+    const ok = typeof value === "object" && value !== null && typeof value.message === "string" &&
+      typeof value.node === "string" && typeof value.level === "string" &&
+      typeof value.time === "string";
+    return ok ? value as LogRecord : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function formatValue(value: unknown): string {
-  const text = String(value);
+  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
   return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
 }
 
@@ -86,9 +115,10 @@ export interface RateLimitedLogOptions {
 }
 
 /**
- * Warnings about events that others can cause at will, such as refused calls: the first of a
- * kind (its message) is written at once, later ones at most once per interval with the number
- * held back since the previous line as `suppressed`, so a flood cannot fill the log.
+ * Lines about events that repeat at a rate others set, such as refused calls or a peer that
+ * keeps failing: the first of a kind (its message) is written at once, later ones at most once
+ * per interval with the number held back since the previous line as `suppressed`, so a flood
+ * cannot fill the log and a lasting fault is still seen.
  */
 export class RateLimitedLog {
   readonly #logger: Logger;
@@ -105,13 +135,22 @@ export class RateLimitedLog {
 
   /** Writes a warning unless one with the same message was written less than an interval ago. */
   warn(message: string, fields: LogFields = {}): void {
+    this.#write("warn", message, fields);
+  }
+
+  /** Writes an error unless one with the same message was written less than an interval ago. */
+  error(message: string, fields: LogFields = {}): void {
+    this.#write("error", message, fields);
+  }
+
+  #write(level: "warn" | "error", message: string, fields: LogFields): void {
     const now = this.#now();
     const kind = this.#kinds.get(message);
     if (kind && now - kind.lastMs < this.#intervalMs) {
       kind.suppressed++;
       return;
     }
-    this.#logger.warn(
+    this.#logger[level](
       message,
       kind?.suppressed ? { ...fields, suppressed: kind.suppressed } : fields,
     );

@@ -10,6 +10,7 @@
  * @module
  */
 import { prepareRole, runUntilSignal } from "./_entry.ts";
+import { flag } from "./flags.ts";
 import { startMix } from "./mix/mod.ts";
 
 const USAGE = `Usage: mix.ts --id MIX_ID [--config config/config.yaml] [--metrics-file F]
@@ -19,10 +20,9 @@ Environment: MIX_ID, CONFIG_PATH.`;
 if (import.meta.main) {
   await runUntilSignal("mix", async () => {
     const role = await prepareRole("mix", "MIX_ID", {
-      "output-dir": { type: "string" },
-      workers: { type: "string" },
+      "output-dir": flag.text(),
+      workers: flag.int({ min: 1, max: 1024 }),
     }, USAGE);
-    const workers = role.values.workers ? Number(role.values.workers) : undefined;
     return startMix({
       config: role.config,
       id: role.id,
@@ -31,7 +31,7 @@ if (import.meta.main) {
       logger: role.logger,
       metricsFile: role.values["metrics-file"],
       outputDir: role.values["output-dir"],
-      workers,
+      workers: role.values.workers,
     });
   });
 }

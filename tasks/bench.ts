@@ -11,8 +11,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { MAX_PAYLOAD_SIZE } from "../src/config/mod.ts";
+import { errorMessage } from "../src/errors.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
 import { type PointResult, runPoint } from "./_bench/point.ts";
 import { renderPlot, type SummaryRow } from "./_bench/plots.ts";
 import { runScale, type ScaleResult } from "./_bench/scale.ts";
@@ -26,26 +28,34 @@ const QUICK = { clients: [2, 5, 10], sizes: [10, 1_000, 1_000_000] };
 const SCALE = [100, 1_000, 10_000];
 const OUT = "docs/benchmarks";
 
+const USAGE = `Usage: deno task bench [--quick] [--repeat N] [--name NAME] [--clients 2,5]
+                       [--sizes 10,1000] [--in-process] [--out DIR]
+       deno task bench --scale [--clients 100,1000,10000]
+       deno task bench --load [--clients 200] [--round S] [--minutes M]
+       deno task bench --from docs/benchmarks/<date>-<name>.csv`;
+const FLAGS = {
+  quick: flag.switch(),
+  scale: flag.switch(),
+  load: flag.switch(),
+  round: flag.number({ min: 0.01, max: 3600 }),
+  minutes: flag.number({ min: 0, max: 24 * 60, exclusiveMin: true }),
+  repeat: flag.int({ min: 1, max: 1000 }),
+  name: flag.text(),
+  clients: flag.intList({ min: 1, max: 1_000_000 }),
+  sizes: flag.intList({ min: 1, max: MAX_PAYLOAD_SIZE }),
+  out: flag.text(),
+  from: flag.text(),
+  "in-process": flag.switch(),
+  help: flag.switch("h"),
+};
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean" },
-      scale: { type: "boolean" },
-      load: { type: "boolean" },
-      round: { type: "string" },
-      minutes: { type: "string" },
-      repeat: { type: "string" },
-      name: { type: "string" },
-      clients: { type: "string" },
-      sizes: { type: "string" },
-      out: { type: "string" },
-      from: { type: "string" },
-      "in-process": { type: "boolean" },
-    },
-  });
-  const list = (text: string | undefined, fallback: number[]) =>
-    text ? text.split(",").map((s) => Number(s.replaceAll("_", ""))) : fallback;
+  const { values } = parseFlags(Deno.args, FLAGS);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const list = (given: number[] | undefined, fallback: number[]) => given ?? fallback;
   const date = new Date().toISOString().slice(0, 10);
   const out = values.out ?? OUT;
   await Deno.mkdir(out, { recursive: true });
@@ -54,8 +64,8 @@ async function main(): Promise<void> {
     const name = values.name ?? "load";
     const result = await runLoad(
       list(values.clients, [200])[0],
-      Number(values.round ?? 0.5),
-      Number(values.minutes ?? 2),
+      values.round ?? 0.5,
+      values.minutes ?? 2,
       (line) => console.error(`[load] ${line}`),
     );
     console.log(JSON.stringify(result));
@@ -80,7 +90,7 @@ async function main(): Promise<void> {
     const grid = values.quick ? QUICK : FULL;
     const clients = list(values.clients, grid.clients);
     const sizes = list(values.sizes, grid.sizes);
-    const repeat = Number(values.repeat ?? 3);
+    const repeat = values.repeat ?? 3;
     const name = values.name ?? (values.quick ? "quick" : "full");
     const total = clients.length * sizes.length * repeat;
     const rows: BenchRow[] = [];
@@ -228,4 +238,12 @@ class Progress {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`bench: ${errorMessage(error)}`);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
+  }
+}

@@ -5,7 +5,11 @@
  *
  * @module
  */
-import { NODE_PERMISSIONS } from "./_launcher.ts";
+import { errorMessage } from "../src/errors.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
+import { childEnv, NODE_PERMISSIONS } from "./launch/mod.ts";
+
+const USAGE = "Usage: deno task compile (no flags; DENORT_BIN names a local runtime)";
 
 /** What is compiled: output name, entry script, permissions, extra files. */
 export const TARGETS = [
@@ -49,14 +53,19 @@ export function isRuntimeDownloadFailure(stderr: string): boolean {
 }
 
 async function main(): Promise<number> {
+  if (parseFlags(Deno.args, { help: flag.switch("h") }).values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   await Deno.mkdir("dist", { recursive: true });
   for (const target of TARGETS) {
     const output = await new Deno.Command("deno", {
       args: compileArgs(target),
       stdout: "piped",
       stderr: "piped",
-    })
-      .output();
+      clearEnv: true,
+      env: childEnv(),
+    }).output();
     const stderr = new TextDecoder().decode(output.stderr);
     if (!output.success) {
       if (isRuntimeDownloadFailure(stderr)) {
@@ -75,4 +84,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    console.error(`compile: ${errorMessage(error)}`);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
+  }
+}

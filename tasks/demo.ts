@@ -8,16 +8,31 @@
 import { cookieHeaders, readCookie } from "../src/client/cookie.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
 import { ClientStub, maxMessageBytes } from "../src/rpc/mod.ts";
-import { denoCommand } from "./_deno_command.ts";
-import { deriveConfig, generateKeys } from "./_network_config.ts";
-import { startNetwork } from "./_network.ts";
+import { denoCommand, deriveConfig, generateKeys, startNetwork } from "./launch/mod.ts";
 
 const MESSAGE = "Hello from client_1, through three mixes!";
+const USAGE = "Usage: deno task demo (no flags)";
 
 async function main(): Promise<void> {
+  if (parseFlags(Deno.args, { help: flag.switch("h") }).values.help) {
+    console.log(USAGE);
+    return;
+  }
   const configPath = await deriveConfig("config/config.yaml", { roundDuration: 0.5 });
   const dir = configPath.slice(0, configPath.lastIndexOf("/"));
+  try {
+    await run(configPath, dir);
+  } finally {
+    // The folder holds the run's secret keys: removed however the demo ends.
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  console.log(`demo: network stopped. Run it yourself: ${denoCommand(Deno.env)} task network`);
+}
+
+/** Starts the network of `configPath`, sends the message, waits for it, stops the network. */
+async function run(configPath: string, dir: string): Promise<void> {
   const config = await loadConfig(configPath);
   await generateKeys(config);
   const [from, to] = config.clients;
@@ -68,9 +83,7 @@ async function main(): Promise<void> {
     sender.close();
     receiver.close();
     await network.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  console.log(`demo: network stopped. Run it yourself: ${denoCommand(Deno.env)} task network`);
 }
 
 if (import.meta.main) {
@@ -78,6 +91,7 @@ if (import.meta.main) {
     await main();
   } catch (error) {
     console.error(`demo: ${errorMessage(error)}`);
-    Deno.exit(1);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }

@@ -13,25 +13,22 @@
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { createSealedBox, ensureKeyPair, ensureTlsIdentity } from "../src/crypto/mod.ts";
 import { errorMessage } from "../src/errors.ts";
-import { generateKeys } from "./_network_config.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
+import { generateKeys } from "./launch/mod.ts";
 
 const USAGE = `Usage: deno task keygen [--config config/config.yaml] [--force]
        deno task keygen --id NODE_ID [--dir .] [--force]`;
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: "string" },
-      id: { type: "string" },
-      dir: { type: "string" },
-      force: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+  const { values } = parseFlags(args, {
+    config: flag.text(),
+    id: flag.text(),
+    dir: flag.text(),
+    force: flag.switch(),
+    help: flag.switch("h"),
   });
   if (values.help) {
     console.log(USAGE);
@@ -39,9 +36,7 @@ async function main(args: string[]): Promise<number> {
   }
   const force = values.force ?? false;
   if (values.id !== undefined) {
-    if (values.config !== undefined) {
-      throw new Error(`--id and --config exclude each other\n${USAGE}`);
-    }
+    if (values.config !== undefined) throw new UsageError("--id and --config exclude each other");
     const dir = values.dir ?? ".";
     const paths = { configDir: dir, keysDir: join(dir, "secret") };
     const box = await createSealedBox();
@@ -56,7 +51,7 @@ async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
-  if (values.dir !== undefined) throw new Error(`--dir goes with --id\n${USAGE}`);
+  if (values.dir !== undefined) throw new UsageError("--dir goes with --id");
   const config = await loadConfig(values.config ?? "config/config.yaml");
   const report = await generateKeys(config, force);
   for (const node of [...config.mixServers, ...config.clients]) {
@@ -73,6 +68,7 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (error) {
     console.error(`keygen: ${errorMessage(error)}`);
-    Deno.exit(1);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }

@@ -5,24 +5,46 @@
  *
  *   deno task network [--config config/config.yaml] [--clients N] [--base-port P]
  *                     [--round-duration S] [--keep] [--ephemeral] [--restart] [--verbose]
+ *                     [--log-format text|json]
  *
  * With --clients, --base-port or --round-duration it runs a config derived into a temp folder
  * that also holds that network's secret keys and state; the folder is removed on every way out
- * (stop, failure, Ctrl-C during the start) unless --keep is given.
+ * (stop, failure, Ctrl-C during the start) unless --keep is given. With --log-format json every
+ * line it prints is a JSON log record (the nodes' own, and its own as node "network"), for
+ * scripts and tests.
  *
  * @module
  */
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
-import { denoCommand } from "./_deno_command.ts";
-import { deriveConfig, generateKeys, removeKeys } from "./_network_config.ts";
-import { type RunningNetwork, startNetwork } from "./_network.ts";
-import { NetworkStatus } from "./_status.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
+import { createLogger, type LogFields, type LogRecord } from "../src/log.ts";
+import {
+  denoCommand,
+  deriveConfig,
+  generateKeys,
+  NetworkStatus,
+  removeKeys,
+  type RunningNetwork,
+  startNetwork,
+} from "./launch/mod.ts";
 
 const USAGE = `Usage: deno task network [--config config/config.yaml] [--clients N] [--base-port P]
-                         [--round-duration S] [--keep] [--ephemeral] [--restart] [--verbose]`;
+                         [--round-duration S] [--keep] [--ephemeral] [--restart] [--verbose]
+                         [--log-format text|json]`;
+const FLAGS = {
+  config: flag.text(),
+  clients: flag.int({ min: 1, max: 10_000 }),
+  "base-port": flag.int({ min: 1, max: 65_535 }),
+  "round-duration": flag.number({ min: 0.01, max: 3600 }),
+  keep: flag.switch(),
+  ephemeral: flag.switch(),
+  restart: flag.switch(),
+  verbose: flag.switch(),
+  "log-format": flag.choice(["text", "json"]),
+  help: flag.switch("h"),
+};
 const encoder = new TextEncoder();
 const tty = Deno.stdout.isTerminal();
 const COLORS = [36, 33, 35, 32, 34, 31, 96, 93, 95, 92];
@@ -35,23 +57,46 @@ interface Flags {
   readonly ephemeral?: boolean;
   readonly restart?: boolean;
   readonly verbose?: boolean;
+  readonly "log-format"?: "text" | "json";
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      config: { type: "string" },
-      clients: { type: "string" },
-      "base-port": { type: "string" },
-      "round-duration": { type: "string" },
-      keep: { type: "boolean" },
-      ephemeral: { type: "boolean" },
-      restart: { type: "boolean" },
-      verbose: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+/**
+ * Where the task's own lines go: plain text on stdout (errors on stderr), or JSON records of
+ * node "network" on stdout.
+ */
+class Output {
+  readonly #json: boolean;
+  readonly #logger;
+
+  constructor(json: boolean) {
+    this.#json = json;
+    this.#logger = createLogger({
+      name: "network",
+      format: "json",
+      write: (line) => Deno.stdout.writeSync(encoder.encode(line + "\n")),
+    });
+  }
+
+  get json(): boolean {
+    return this.#json;
+  }
+
+  /** An event of the task: its text for people, its record for scripts. */
+  say(text: string, message: string, fields: LogFields = {}): void {
+    if (this.#json) this.#logger.info(message, fields);
+    else console.log(`network: ${text}`);
+  }
+
+  /** A failure of the task. */
+  fail(text: string, fields: LogFields = {}): void {
+    if (this.#json) this.#logger.error("failed", { ...fields, error: text });
+    else console.error(`network: ${text}`);
+  }
+}
+
+async function main(output: { current: Output }): Promise<number> {
+  const { values } = parseFlags(Deno.args, FLAGS);
+  const out = output.current = new Output(values["log-format"] === "json");
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -61,26 +106,28 @@ async function main(): Promise<number> {
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, () => interrupt.abort());
   let configPath = values.config ?? "config/config.yaml";
   if (!(values.clients || values["base-port"] || values["round-duration"])) {
-    return await runNetwork(configPath, values, interrupt.signal);
+    return await runNetwork(configPath, values, out, interrupt.signal);
   }
   configPath = await deriveConfig(configPath, {
-    clients: values.clients ? positive(values.clients, "--clients") : undefined,
-    basePort: values["base-port"] ? positive(values["base-port"], "--base-port") : undefined,
-    roundDuration: values["round-duration"] ? Number(values["round-duration"]) : undefined,
+    clients: values.clients,
+    basePort: values["base-port"],
+    roundDuration: values["round-duration"],
   });
   const dir = dirname(configPath);
-  console.log(
-    `network: derived config ${configPath} (use --config ${configPath} with send/poll; ${
+  out.say(
+    `derived config ${configPath} (use --config ${configPath} with send/poll; ${
       values.keep ? "kept after the stop (--keep)" : "removed when the network stops, unless --keep"
     })`,
+    "derived config",
+    { config: configPath, keep: values.keep ?? false },
   );
   try {
-    return await runNetwork(configPath, values, interrupt.signal);
+    return await runNetwork(configPath, values, out, interrupt.signal);
   } finally {
-    if (values.keep) console.log(`network: kept ${dir} (--keep): it holds secret keys`);
+    if (values.keep) out.say(`kept ${dir} (--keep): it holds secret keys`, "kept", { dir });
     else {
       await Deno.remove(dir, { recursive: true }).catch((error) =>
-        console.error(`network: cannot remove ${dir}: ${errorMessage(error)}`)
+        out.fail(`cannot remove ${dir}: ${errorMessage(error)}`)
       );
     }
   }
@@ -90,31 +137,44 @@ async function main(): Promise<number> {
 async function runNetwork(
   configPath: string,
   values: Flags,
+  out: Output,
   interrupt: AbortSignal,
 ): Promise<number> {
   const config = await loadConfig(configPath);
   const keys = await generateKeys(config, values.ephemeral ?? false);
-  if (keys.created.length) console.log(`network: created keys for ${keys.created.join(", ")}`);
+  if (keys.created.length) {
+    out.say(`created keys for ${keys.created.join(", ")}`, "created keys", {
+      nodes: keys.created.join(","),
+    });
+  }
 
   const ids = [...config.mixServers, ...config.clients].map((n) => n.id);
   const width = Math.max(...ids.map((id) => id.length));
   const status = new NetworkStatus(config.mixServers.map((m) => m.id));
+  const live = tty && !out.json;
   let statusShown = false;
   const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
   const clearStatus = () => {
-    if (tty && statusShown) write("\r\x1b[2K");
+    if (live && statusShown) write("\r\x1b[2K");
     statusShown = false;
   };
   const showStatus = () => {
-    if (!tty) return;
+    if (!live) return;
     write(`\r\x1b[2K\x1b[1m${status}\x1b[0m`);
     statusShown = true;
   };
-  const print = (id: string, line: string) => {
+  /** A child's line: its record as it is (JSON), or its text behind the node's label. */
+  const print = (id: string, text: string, record?: LogRecord) => {
+    if (out.json) {
+      const line = record ??
+        { time: new Date().toISOString(), level: "error", node: id, message: text };
+      write(JSON.stringify(line) + "\n");
+      return;
+    }
     clearStatus();
     const label = id.padEnd(width);
     const color = COLORS[ids.indexOf(id) % COLORS.length];
-    write(`${tty ? `\x1b[${color}m${label}\x1b[0m` : label} | ${line}\n`);
+    write(`${tty ? `\x1b[${color}m${label}\x1b[0m` : label} | ${text}\n`);
     showStatus();
   };
 
@@ -125,9 +185,13 @@ async function runNetwork(
   const finished = new Promise<void>((resolve) => (wake = resolve));
   interrupt.addEventListener("abort", () => wake(), { once: true });
   const onExit = (node: { id: string }, code: number) => {
-    print(node.id, `exited unexpectedly with code ${code}`);
+    clearStatus();
+    out.say(`${node.id} exited unexpectedly with code ${code}`, "node exited", {
+      id: node.id,
+      code,
+    });
     if (values.restart && running.network) {
-      print(node.id, "restarting (--restart)");
+      out.say(`restarting ${node.id} (--restart)`, "restarting", { id: node.id });
       running.network.restart(node.id).catch((error) => {
         failure = `${node.id} could not be restarted: ${errorMessage(error)}`;
         wake();
@@ -138,53 +202,59 @@ async function runNetwork(
       wake();
     }
   };
-  console.log(
-    `network: starting ${config.mixServers.length} mixes and ${config.clients.length} clients (${config.file})`,
+  out.say(
+    `starting ${config.mixServers.length} mixes and ${config.clients.length} clients (${config.file})`,
+    "starting",
+    { mixes: config.mixServers.length, clients: config.clients.length, config: config.file },
   );
   const network = running.network = await startNetwork(configPath, {
-    onLine: (id, line) => {
-      const perRound = status.observe(id, line);
-      if (!perRound || values.verbose || / dropped=[1-9]/.test(line)) print(id, line);
-      else showStatus();
+    onLine: (id, text, record) => {
+      const perRound = record !== undefined && status.observe(id, record);
+      if (!perRound || values.verbose || out.json || Number(record?.dropped ?? 0) > 0) {
+        print(id, text, record);
+      } else showStatus();
     },
     onExit,
     signal: interrupt,
   });
   clearStatus();
-  console.log(
-    `network: all ${network.nodes.size} nodes ready, rounds of ${config.roundDuration} s. ` +
-      `Try: ${denoCommand(Deno.env)} task send --from ${config.clients[0].id} --to ${
-        config.clients[1]?.id ?? config.clients[0].id
-      } ` +
-      `--message hello${
-        values.config || configPath !== "config/config.yaml" ? ` --config ${configPath}` : ""
-      }. Ctrl-C stops.`,
+  const hint = `${denoCommand(Deno.env)} task send --from ${config.clients[0].id} --to ${
+    config.clients[1]?.id ?? config.clients[0].id
+  } --message hello${
+    values.config || configPath !== "config/config.yaml" ? ` --config ${configPath}` : ""
+  }`;
+  out.say(
+    `all ${network.nodes.size} nodes ready, rounds of ${config.roundDuration} s. ` +
+      `Try: ${hint}. Ctrl-C stops.`,
+    "ready",
+    { nodes: network.nodes.size, round_duration_s: config.roundDuration, try: hint },
   );
   showStatus();
-  const periodic = tty ? undefined : setInterval(() => console.log(`status: ${status}`), 5000);
+  const periodic = live ? undefined : setInterval(() => {
+    if (out.json) out.say("", "status", { status: String(status), ...status.rounds });
+    else console.log(`status: ${status}`);
+  }, 5000);
   await finished;
   clearInterval(periodic);
   clearStatus();
-  console.log("network: stopping every node");
+  out.say("stopping every node", "stopping");
   await network.stop();
   if (values.ephemeral) await removeKeys(config);
-  console.log(failure ? `network: ${failure}` : "network: stopped");
+  if (failure) out.say(failure, "failed", { error: failure });
+  else out.say("stopped", "stopped");
   return failure ? 1 : 0;
 }
 
-function positive(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`${flag}: expected a positive whole number, got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
 if (import.meta.main) {
+  const output = { current: new Output(false) };
   try {
-    Deno.exit(await main());
+    Deno.exit(await main(output));
   } catch (error) {
-    console.error(`network: ${errorMessage(error)}`);
+    output.current.fail(errorMessage(error));
+    if (error instanceof UsageError) {
+      console.error(USAGE);
+      Deno.exit(2);
+    }
     Deno.exit(1);
   }
 }

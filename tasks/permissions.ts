@@ -1,6 +1,6 @@
 /**
  * Prints the Deno permission flags a process of a network needs, its `--allow-net` derived
- * from the config (see _permissions.ts), on one line, for a shell that starts it:
+ * from the config (see launch/permissions.ts), on one line, for a shell that starts it:
  *
  *   deno run $(deno run --allow-read --allow-env tasks/permissions.ts mix --id mix_1 \
  *     --config config.yaml) src/mix.ts --id mix_1 --config config.yaml
@@ -12,8 +12,8 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
-import { NODE_PERMISSIONS } from "./_launcher.ts";
-import { type Grantee, netPermission } from "./_permissions.ts";
+import { NODE_PERMISSIONS } from "./launch/mod.ts";
+import { type Grantee, netPermission } from "./launch/permissions.ts";
 
 /** Permissions of the user's CLI (send, poll), beside its network permission. */
 export const CLI_PERMISSIONS: readonly string[] = ["--allow-read", "--allow-env", "--allow-sys"];

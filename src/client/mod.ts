@@ -7,4 +7,5 @@
 export { type ClientNode, type ClientOptions, startClient } from "./node.ts";
 export type { ClientRecord } from "./context.ts";
 export { ApiCookie, COOKIE_HEADER, cookieHeaders, cookiePath, readCookie } from "./cookie.ts";
+export { CascadeLink, type CascadeLinkOptions, type FetchRequest, type LinkedMix } from "./link.ts";
 export { ClientStore } from "./store.ts";

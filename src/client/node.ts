@@ -7,30 +7,29 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/mod.ts";
-import {
-  KeyDirectory,
-  type KeyPair,
-  PeerMac,
-  registerProof,
-  type SealedBox,
-} from "../crypto/mod.ts";
-import { ConfigError, MixnetError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { KeyDirectory, type KeyPair, PeerMac, type SealedBox } from "../crypto/mod.ts";
+import { ConfigError, errorMessage, MixnetError } from "../errors.ts";
+import { createLogger, type Logger, RateLimitedLog } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { packetSize, type RouteNode } from "../onion/mod.ts";
-import { RoundClock, sleep } from "../round_clock.ts";
+import { RoundClock } from "../round_clock.ts";
 import {
+  CALL_TIMEOUT_MS,
   grpc,
+  logRetry,
   maxMessageBytes,
   MixServerStub,
   NodeTransport,
-  RpcError,
+  retry,
+  RETRY_LOG_INTERVAL_MS,
   type RpcServer,
   startServer,
+  Stopped,
   type WaitForStartResponse,
 } from "../rpc/mod.ts";
 import type { ClientContext, ClientRecord } from "./context.ts";
 import { ApiCookie, cookiePath } from "./cookie.ts";
+import { CascadeLink } from "./link.ts";
 import { LoopCover } from "./loops.ts";
 import { Preparer } from "./preparer.ts";
 import { Receiver } from "./receiver.ts";
@@ -90,8 +89,8 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   for (const mix of config.mixServers) {
     route.push({ address: mix.address, publicKey: await keys.waitFor(mix.id, timeoutMs) });
   }
-  const transport = await NodeTransport.load(config, id, { logger, timeoutMs });
   const limit = maxMessageBytes(config);
+  const transport = await NodeTransport.load(config, id, { logger, timeoutMs });
   const first = config.mixServers[0];
   const last = config.mixServers[config.mixServers.length - 1];
   const firstStub = new MixServerStub(first.address, {
@@ -120,16 +119,26 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     metrics: new Metrics<ClientRecord>(id, options.metricsFile, logger),
     logger,
   };
+  const link = new CascadeLink({
+    id,
+    address: self.address,
+    mac: ctx.mac,
+    first: { stub: firstStub, publicKey: route[0].publicKey },
+    last: { stub: lastStub, publicKey: route[route.length - 1].publicKey },
+  });
   const closeAll = () => {
     firstStub.close();
     if (lastStub !== firstStub) lastStub.close();
     store.close();
   };
+  // Ends a re-registration in progress when the client stops.
+  const stopping = new AbortController();
+  const retryLog = new RateLimitedLog(logger, { intervalMs: RETRY_LOG_INTERVAL_MS });
 
   let start: WaitForStartResponse;
   try {
-    await register(ctx, firstStub, route[0].publicKey, timeoutMs);
-    start = await waitForStart(ctx, firstStub, timeoutMs);
+    await register(ctx, link, retryLog, { deadlineMs: Date.now() + timeoutMs });
+    start = await waitForStart(ctx, link, retryLog, Date.now() + Math.max(timeoutMs, 10 * 60_000));
   } catch (error) {
     closeAll();
     throw error;
@@ -141,16 +150,25 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     metrics: ctx.metrics,
     logger,
   });
-  const sender = new Sender(ctx, clock, firstStub, route[0].publicKey, loops, () => {
-    register(ctx, firstStub, route[0].publicKey, timeoutMs).catch((error) =>
-      logger.error("re-registration failed", { error: (error as Error).message })
-    );
+  let registering = false;
+  const sender = new Sender(ctx, clock, link, loops, () => {
+    // The first mix no longer knows this client: register again, until it heals or we stop.
+    if (registering) return;
+    registering = true;
+    register(ctx, link, retryLog, { signal: stopping.signal })
+      .catch((error) => {
+        if (!(error instanceof Stopped)) {
+          logger.error("re-registration failed", { error: errorMessage(error) });
+        }
+      })
+      .finally(() => (registering = false));
   });
   const preparer = new Preparer(ctx, (ahead) => sender.roundFor(ahead));
-  const receiver = new Receiver(ctx, clock, lastStub, route[route.length - 1].publicKey, loops);
-  let stopping = false;
+  const receiver = new Receiver(ctx, clock, link, loops);
   const serving = () => {
-    if (stopping) throw new MixnetError(`${id} is stopping`, { status: "unavailable" });
+    if (stopping.signal.aborted) {
+      throw new MixnetError(`${id} is stopping`, { status: "unavailable" });
+    }
   };
   const cookie = new ApiCookie(cookiePath(config.keysDir, id));
   const onRefused = () => ctx.metrics.count("api.unauthenticated");
@@ -200,7 +218,7 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
     queueLength: () => store.queueLength(),
     metrics: ctx.metrics,
     async stop(stopOptions = {}) {
-      stopping = true;
+      stopping.abort();
       await cookie.remove();
       if (!stopOptions.exiting) await server.close(1000);
       await Promise.all([sender.stop(), receiver.stop()]);
@@ -210,65 +228,77 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   };
 }
 
+/**
+ * Registers with the first mix on the retry policy: a first mix not up yet is waited for, a
+ * refusal (a key or a config the first mix does not share) is logged as an error and retried
+ * slowly, so that it heals once the cause is fixed.
+ *
+ * @throws {MixnetError} when the deadline passes first; {@link Stopped} when stopped.
+ */
 async function register(
   ctx: ClientContext,
-  stub: MixServerStub,
-  firstMixKey: Uint8Array,
-  timeoutMs: number,
+  link: CascadeLink,
+  log: RateLimitedLog,
+  options: { deadlineMs?: number; signal?: AbortSignal },
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let backoff = 100;
-  for (let attempt = 1;; attempt++) {
-    const request = { client_id: ctx.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
-    request.mac = ctx.mac.sign(firstMixKey, ...registerProof(request));
-    try {
-      await stub.register(request, { timeoutMs: 5000 });
-      ctx.logger.info("registered", { mix: ctx.config.mixServers[0].id });
-      return;
-    } catch (error) {
-      if (!(error instanceof RpcError) || !error.transient || Date.now() + backoff > deadline) {
-        throw new MixnetError(`Cannot register with the first mix: ${(error as Error).message}`, {
-          status: "unavailable",
-          cause: error,
-        });
-      }
-      if (attempt === 1 || attempt % 10 === 0) {
-        ctx.logger.info("first mix not reachable yet, retrying", {
-          attempt,
-          error: (error as Error).message,
-        });
-      }
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, 2000);
-    }
+  const mix = ctx.config.mixServers[0].id;
+  ctx.logger.info("registering", { mix });
+  try {
+    // The call itself is not cancelled on stop (see Sender#send); the wait between is.
+    await retry(() => link.register({ timeoutMs: CALL_TIMEOUT_MS.register }), {
+      ...options,
+      reconnected: (untilMs) => link.reconnected("first", untilMs),
+      onFailure: (failure) => {
+        ctx.metrics.count(failure.kind === "permanent" ? "register.refused" : "register.retried");
+        logRetry(log, "registration", failure, { mix });
+      },
+    });
+  } catch (error) {
+    if (error instanceof Stopped) throw error;
+    throw new MixnetError(`Cannot register with the first mix: ${errorMessage(error)}`, {
+      status: "unavailable",
+      cause: error,
+    });
   }
+  ctx.logger.info("registered", { mix });
 }
 
+/**
+ * Waits for the start barrier: a held call, made again when its deadline passes or the first
+ * mix restarts, on the retry policy.
+ *
+ * @throws {MixnetError} when the deadline passes first.
+ */
 async function waitForStart(
   ctx: ClientContext,
-  stub: MixServerStub,
-  timeoutMs: number,
+  link: CascadeLink,
+  log: RateLimitedLog,
+  deadlineMs: number,
 ): Promise<WaitForStartResponse> {
-  const deadline = Date.now() + Math.max(timeoutMs, 10 * 60_000);
-  let logged = false;
-  for (;;) {
-    try {
-      const response = await stub.waitForStart({ client_id: ctx.id }, { timeoutMs: 30_000 });
-      if (response.ready) return response;
-    } catch (error) {
-      const retry = error instanceof RpcError &&
-        (error.transient || error.code === grpc.status.DEADLINE_EXCEEDED);
-      if (!retry || Date.now() > deadline) {
-        throw new MixnetError(`Waiting for the start failed: ${(error as Error).message}`, {
+  const mix = ctx.config.mixServers[0].id;
+  ctx.logger.info("waiting for enough clients to register", { mix });
+  try {
+    return await retry(async () => {
+      const response = await link.waitForStart({ timeoutMs: CALL_TIMEOUT_MS.waitForStart });
+      if (!response.ready) {
+        throw new MixnetError(`${mix} answered that rounds have not started`, {
           status: "unavailable",
-          cause: error,
         });
       }
-      await sleep(200);
-    }
-    if (!logged) {
-      ctx.logger.info("waiting for enough clients to register");
-      logged = true;
-    }
+      return response;
+    }, {
+      deadlineMs,
+      onFailure: (failure) => {
+        // A held call that ends at its deadline is the normal way to wait: not worth a line.
+        if ((failure.error as { code?: number }).code !== grpc.status.DEADLINE_EXCEEDED) {
+          logRetry(log, "waiting for the start", failure, { mix });
+        }
+      },
+    });
+  } catch (error) {
+    throw new MixnetError(`Waiting for the start failed: ${errorMessage(error)}`, {
+      status: "unavailable",
+      cause: error,
+    });
   }
 }

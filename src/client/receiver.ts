@@ -9,48 +9,42 @@
  *
  * @module
  */
-import { pollProof } from "../crypto/mod.ts";
 import { CryptoError, errorMessage, PacketError } from "../errors.ts";
+import { RateLimitedLog } from "../log.ts";
 import { decodeNotice, type FetchNotice, openPayload, PayloadKind } from "../onion/mod.ts";
-import { nowMs, type RoundClock, sleep } from "../round_clock.ts";
+import { nowMs, type RoundClock } from "../round_clock.ts";
 import {
   fetchHoldMs,
-  type MixServerStub,
-  type PollMessagesRequest,
+  logRetry,
   type PollMessagesResponse,
+  retry,
+  RETRY_LOG_INTERVAL_MS,
+  Stopped,
 } from "../rpc/mod.ts";
 import type { ClientContext } from "./context.ts";
+import type { CascadeLink } from "./link.ts";
 import type { LoopCover } from "./loops.ts";
 
 const decoder = new TextDecoder();
-/** Backoff bounds while the last mix cannot be reached. */
-const MIN_RETRY_MS = 100;
-const MAX_RETRY_MS = 5000;
 
 /** Fetches and decrypts this client's mailbox on the fetch cadence. */
 export class Receiver {
   readonly #ctx: ClientContext;
   readonly #clock: RoundClock;
-  readonly #stub: MixServerStub;
-  readonly #lastMixKey: Uint8Array;
+  readonly #link: CascadeLink;
   readonly #loops: LoopCover;
+  readonly #log: RateLimitedLog;
   readonly #stop = new AbortController();
   #pollClock: number;
   #done: Promise<void> = Promise.resolve();
 
-  /** Creates the receiver for the last mix's stub and key. */
-  constructor(
-    ctx: ClientContext,
-    clock: RoundClock,
-    stub: MixServerStub,
-    lastMixKey: Uint8Array,
-    loops: LoopCover,
-  ) {
+  /** Creates the receiver; it fetches through `link`. */
+  constructor(ctx: ClientContext, clock: RoundClock, link: CascadeLink, loops: LoopCover) {
     this.#ctx = ctx;
     this.#clock = clock;
-    this.#stub = stub;
-    this.#lastMixKey = lastMixKey;
+    this.#link = link;
     this.#loops = loops;
+    this.#log = new RateLimitedLog(ctx.logger, { intervalMs: RETRY_LOG_INTERVAL_MS });
     this.#pollClock = Number(ctx.store.get("poll_clock_ms") ?? 0);
   }
 
@@ -74,27 +68,27 @@ export class Receiver {
   }
 
   async #run(): Promise<void> {
-    const { logger, metrics } = this.#ctx;
-    const every = this.#ctx.config.fetchEvery;
+    const { metrics, config } = this.#ctx;
+    const every = config.fetchEvery;
     const signal = this.#stop.signal;
+    const last = config.mixServers[config.mixServers.length - 1].id;
     // Every client waits for the same rounds: multiples of fetch_every.
     const cadence = (round: number) => Math.ceil(round / every) * every;
     let round = cadence(this.#clock.roundAt(Date.now()));
-    let backoff = MIN_RETRY_MS;
     while (!signal.aborted) {
       let stored: number;
       try {
-        stored = await this.#fetch(round);
-        backoff = MIN_RETRY_MS;
+        stored = await retry(() => this.#fetch(round), {
+          signal,
+          reconnected: (untilMs) => this.#link.reconnected("last", untilMs),
+          onFailure: (failure) => {
+            metrics.count("fetch.failed");
+            logRetry(this.#log, "mailbox fetch", failure, { mix: last, round });
+          },
+        });
       } catch (error) {
-        if (signal.aborted) break;
-        metrics.count("fetch.failed");
-        if (backoff === MIN_RETRY_MS || backoff === MAX_RETRY_MS) {
-          logger.warn("mailbox fetch failed, retrying", { round, error: errorMessage(error) });
-        }
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, MAX_RETRY_MS);
-        continue;
+        if (error instanceof Stopped) break;
+        throw error;
       }
       // Wait for the next round on the cadence after the last one stored; a fetch answered on
       // the hold, before its round was stored, waits for the same round again.
@@ -104,22 +98,13 @@ export class Receiver {
 
   /** One fetch; returns the last round the mix has stored. */
   async #fetch(round: number): Promise<number> {
-    const { store, mac, id, self, config, metrics } = this.#ctx;
+    const { store, config, metrics } = this.#ctx;
     const started = nowMs();
     this.#pollClock = Math.max(this.#pollClock + 1, Date.now());
-    const request: PollMessagesRequest = {
-      client_addr: self.address,
-      client_id: id,
-      timestamp_ms: this.#pollClock,
-      round,
-      ack: store.fetchToken(),
-      mac: new Uint8Array(),
-    };
-    request.mac = mac.sign(this.#lastMixKey, ...pollProof(request));
-    const response = await this.#stub.pollMessages(request, {
-      timeoutMs: fetchHoldMs(config) + 10_000,
-      signal: this.#stop.signal,
-    });
+    const response = await this.#link.fetch(
+      { round, ack: store.fetchToken(), timestampMs: this.#pollClock },
+      { timeoutMs: fetchHoldMs(config) + 10_000, signal: this.#stop.signal },
+    );
     const notice = this.#notice(response);
     const messages: { id: Uint8Array; message: Uint8Array }[] = [];
     const loops: Uint8Array[] = [];

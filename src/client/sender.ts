@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { forwardProof } from "../crypto/mod.ts";
+import { errorMessage, MixnetError } from "../errors.ts";
 import { buildOnion, newMessageId, PayloadKind } from "../onion/mod.ts";
 import { nowMs, type RoundClock, sleep } from "../round_clock.ts";
-import { grpc, type MixServerStub, RpcError } from "../rpc/mod.ts";
+import { failureKind, grpc, retry, RpcError } from "../rpc/mod.ts";
 import type { ClientContext } from "./context.ts";
+import type { CascadeLink } from "./link.ts";
 import type { LoopCover } from "./loops.ts";
 import type { QueuedMessage } from "./store.ts";
 
@@ -28,8 +29,7 @@ type Plan =
 export class Sender {
   readonly #ctx: ClientContext;
   readonly #clock: RoundClock;
-  readonly #stub: MixServerStub;
-  readonly #firstMixKey: Uint8Array;
+  readonly #link: CascadeLink;
   readonly #loops: LoopCover;
   readonly #onDenied: () => void;
   readonly #stop = new AbortController();
@@ -43,15 +43,13 @@ export class Sender {
   constructor(
     ctx: ClientContext,
     clock: RoundClock,
-    stub: MixServerStub,
-    firstMixKey: Uint8Array,
+    link: CascadeLink,
     loops: LoopCover,
     onDenied: () => void,
   ) {
     this.#ctx = ctx;
     this.#clock = clock;
-    this.#stub = stub;
-    this.#firstMixKey = firstMixKey;
+    this.#link = link;
     this.#loops = loops;
     this.#onDenied = onDenied;
     this.#round = clock.roundAt(Date.now());
@@ -170,51 +168,61 @@ export class Sender {
     }
   }
 
+  /**
+   * Sends the round's packet on the retry policy, within the round: each retry is a fresh
+   * packet, a permanent refusal ends the round at once, and a send still failing at the round's
+   * deadline misses the round.
+   */
   async #send(round: number, plan: Plan, first: Uint8Array): Promise<void> {
     const { metrics, logger } = this.#ctx;
+    const signal = this.#stop.signal;
     const deadline = this.#clock.sendTime(round) + this.#ctx.config.roundTimeout * 1000;
     const started = nowMs();
     if (plan.kind === "loop") this.#loops.sending(plan.id, round);
-    let packet = first;
-    let backoff = 20;
-    for (let attempt = 1;; attempt++) {
-      try {
-        await this.#stub.forwardMessage(this.#request(round, packet), {
+    let failed: unknown;
+    try {
+      await retry(async (attempt) => {
+        const packet = attempt === 1 ? first : this.#build(plan);
+        // A message queued by an older version has no fresh packet: it misses the round.
+        if (!packet) throw new NoFreshPacket(failed);
+        try {
           // A slow answer is still worth waiting for: a late packet is refused, never lost.
-          timeoutMs: Math.max(2000, deadline - Date.now()),
-        });
-        return this.#sent(round, plan, started);
-      } catch (error) {
-        const code = error instanceof RpcError ? error.code : undefined;
-        // An earlier attempt of this round reached the mix and only its answer was lost.
-        if (code === grpc.status.ALREADY_EXISTS && attempt > 1) {
-          return this.#sent(round, plan, started);
+          // Not cancelled on stop: a cancelled stream followed by the peer's shutdown can
+          // crash Deno 2.9.6 (denoland/deno#36788), and the call is bounded anyway.
+          await this.#link.forward(round, packet, {
+            timeoutMs: Math.max(2000, deadline - Date.now()),
+          });
+        } catch (error) {
+          // An earlier attempt of this round reached the mix and only its answer was lost.
+          const stored = error instanceof RpcError && error.code === grpc.status.ALREADY_EXISTS;
+          if (!(stored && attempt > 1)) throw (failed = error);
         }
-        const transient = error instanceof RpcError && error.transient;
-        const retry = transient && Date.now() + backoff < deadline && !this.#stop.signal.aborted;
-        const fresh = retry ? this.#build(plan) : undefined;
-        if (fresh) {
-          packet = fresh;
-          await sleep(backoff, this.#stop.signal);
-          backoff *= 2;
-          metrics.count("sends.retried");
-          continue;
-        }
-        if (code === grpc.status.PERMISSION_DENIED) this.#onDenied();
-        // The same words whatever the packet carried: a message stays queued for the next
-        // round, where it is built afresh.
-        if (plan.kind === "loop") this.#loops.missed(plan.id);
-        metrics.count("sends.missed");
-        logger.warn("packet missed its round", { round, error: (error as Error).message });
-        return;
+      }, {
+        signal,
+        deadlineMs: deadline,
+        permanent: "throw",
+        onFailure: ({ retryInMs }) => {
+          if (retryInMs !== undefined) metrics.count("sends.retried");
+        },
+      });
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof RpcError && error.code === grpc.status.PERMISSION_DENIED) {
+        this.#onDenied();
       }
+      // The same words whatever the packet carried: a message stays queued for the next
+      // round, where it is built afresh.
+      const cause = error instanceof NoFreshPacket ? error.cause : error;
+      if (plan.kind === "loop") this.#loops.missed(plan.id);
+      metrics.count("sends.missed");
+      logger.warn("packet missed its round", {
+        round,
+        failure: failureKind(cause),
+        error: errorMessage(cause),
+      });
+      return;
     }
-  }
-
-  #request(round: number, payload: Uint8Array) {
-    const request = { payload, round, client_id: this.#ctx.id, mac: new Uint8Array() };
-    request.mac = this.#ctx.mac.sign(this.#firstMixKey, ...forwardProof(request));
-    return request;
+    this.#sent(round, plan, started);
   }
 
   #sent(round: number, plan: Plan, started: number): void {
@@ -229,5 +237,12 @@ export class Sender {
     });
     // What the packet carried is for debugging only: operators run at info.
     logger.debug(`${plan.kind} sent`, { round });
+  }
+}
+
+/** A retry for which no fresh packet can be built: the round is missed with the earlier error. */
+class NoFreshPacket extends MixnetError {
+  constructor(cause: unknown) {
+    super("No fresh packet for a retry", { status: "failed-precondition", cause });
   }
 }

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { limitProblem } from "../rpc/limits.ts";
 import { isLoopbackHost, splitAddress } from "./address.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 import { suggest } from "./_suggest.ts";
@@ -88,7 +89,8 @@ export async function loadConfig(path: string): Promise<Config> {
  * Parses and validates config text; `path` names the file in errors and anchors relative
  * folders.
  *
- * @throws {ConfigError} when the text is not YAML or a field is invalid.
+ * @throws {ConfigError} when the text is not YAML, a field is invalid, or the fields together
+ * make a network that cannot work (see rpc/limits.ts).
  */
 export function parseConfig(text: string, path: string): Config {
   const document = parseDocument(text, { uniqueKeys: true });
@@ -122,7 +124,7 @@ export function parseConfig(text: string, path: string): Config {
         tls: tls(n.address),
       })
     ));
-  return Object.freeze({
+  const config: Config = Object.freeze({
     file,
     dir,
     messagesPerRound: raw.messages_per_round,
@@ -142,6 +144,9 @@ export function parseConfig(text: string, path: string): Config {
     dataDir: within(raw.data_dir),
     cryptoBackend: raw.crypto_backend,
   });
+  const problem = limitProblem(config);
+  if (problem) throw new ConfigError(`${path}: ${problem}`);
+  return config;
 }
 
 function describeIssue(path: string, issue: z.core.$ZodIssue): string {

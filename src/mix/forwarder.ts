@@ -1,16 +1,24 @@
 /**
  * The outgoing stage of a mix: sends the outbox to the next mix one round at a time, in round
- * order, as one `ForwardBatch` call streaming authenticated chunks of bounded size; retries with
- * exponential backoff while the next mix is down, and deletes a round only once the call is
- * acknowledged, every chunk stored (store-and-forward).
+ * order, as one `ForwardBatch` call streaming authenticated chunks of bounded size; retries on
+ * the connection policy while the next mix is down or refuses (rpc/policy.ts), and deletes a
+ * round only once the call is acknowledged, every chunk stored (store-and-forward).
  *
  * @module
  */
 import { batchProof, type PeerMac } from "../crypto/mod.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { chunkBatch, type ForwardBatchRequest, type MixServerStub } from "../rpc/mod.ts";
-import { sleep } from "../round_clock.ts";
+import {
+  chunkBatch,
+  type ForwardBatchRequest,
+  logRetry,
+  type MixServerStub,
+  retry,
+  RETRY_LOG_INTERVAL_MS,
+  Stopped,
+} from "../rpc/mod.ts";
+import { nowMs } from "../round_clock.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { MixStore } from "./store.ts";
 
@@ -27,14 +35,14 @@ export interface ForwarderOptions {
   readonly nextPublicKey: () => Promise<Uint8Array>;
   readonly metrics: Metrics<RoundRecord>;
   readonly logger: Logger;
-  /** Backoff bounds in ms; defaults 50 and 5000. */
-  readonly minBackoffMs?: number;
-  readonly maxBackoffMs?: number;
+  /** Deadline of one attempt, connecting included (see rpc/limits.ts forwardTimeoutMs). */
+  readonly timeoutMs: number;
 }
 
 /** Sends the outbox to the next mix until stopped. */
 export class Forwarder {
   readonly #options: ForwarderOptions;
+  readonly #log: RateLimitedLog;
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
   readonly #done: Promise<void>;
@@ -42,6 +50,7 @@ export class Forwarder {
   /** Starts forwarding whatever the outbox holds. */
   constructor(options: ForwarderOptions) {
     this.#options = options;
+    this.#log = new RateLimitedLog(options.logger, { intervalMs: RETRY_LOG_INTERVAL_MS });
     this.#done = this.#run();
   }
 
@@ -67,56 +76,67 @@ export class Forwarder {
         this.#wake = undefined;
         continue;
       }
-      await this.#send(batch.round, batch.packets, signal);
-      if (!signal.aborted) store.forwarded(batch.round);
+      if (await this.#send(batch.round, batch.packets, signal)) store.forwarded(batch.round);
       else logger.info("stopped with a round unsent", { round: batch.round });
     }
   }
 
-  async #send(round: number, packets: Uint8Array[], signal: AbortSignal): Promise<void> {
-    const o = this.#options;
-    const started = performance.now();
+  /** The round as chunks of bounded size, each authenticated to the next mix. */
+  #sign(round: number, packets: Uint8Array[], nextKey: Uint8Array): ForwardBatchRequest[] {
     const parts = chunkBatch(packets);
-    const nextKey = await o.nextPublicKey();
-    const chunks = parts.map((packets, chunk) => {
+    return parts.map((packets, chunk) => {
       const request: ForwardBatchRequest = {
         round,
         packets,
-        mix_id: o.id,
+        mix_id: this.#options.id,
         mac: new Uint8Array(),
         chunk,
         chunks: parts.length,
       };
-      request.mac = o.mac.sign(nextKey, ...batchProof(request));
+      request.mac = this.#options.mac.sign(nextKey, ...batchProof(request));
       return request;
     });
-    let backoff = o.minBackoffMs ?? 50;
-    let attempts = 1;
-    // One call streams every chunk; after a failure the whole call is made again (the next
-    // mix stores each chunk once, however often it arrives).
-    while (!signal.aborted) {
-      try {
-        await o.stub.forwardBatch(chunks, { timeoutMs: 30_000 });
-        break;
-      } catch (error) {
-        // Never give up: the batch holds packets acknowledged to their senders.
-        if (attempts === 1 || attempts % 20 === 0) {
-          o.logger.warn("forward failed, retrying", {
-            next: o.nextId,
-            round,
-            attempt: attempts,
-            error: (error as Error).message,
-          });
-        }
-        attempts++;
-        o.metrics.count("forward.retries");
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, o.maxBackoffMs ?? 5000);
-      }
+  }
+
+  /** Sends one round until acknowledged; false when stopped first. */
+  async #send(round: number, packets: Uint8Array[], signal: AbortSignal): Promise<boolean> {
+    const o = this.#options;
+    const started = performance.now();
+    let chunks: ForwardBatchRequest[] | undefined;
+    let attempts = 0;
+    try {
+      // One call streams every chunk; after a failure the whole call is made again (the next
+      // mix stores each chunk once, however often it arrives). Never given up: the batch holds
+      // packets acknowledged to their senders, so a refusal is retried slowly until its cause
+      // is fixed.
+      await retry(async (attempt) => {
+        attempts = attempt;
+        chunks ??= this.#sign(round, packets, await o.nextPublicKey());
+        // Not cancelled on stop (see Sender#send): a stop waits for the attempt in flight,
+        // which waits at most CONNECT_WAIT_MS for a next mix that is down.
+        return o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });
+      }, {
+        signal,
+        reconnected: (untilMs) => o.stub.reconnected(untilMs),
+        onFailure: (failure) => {
+          o.metrics.count("forward.retries");
+          if (failure.kind === "permanent") o.metrics.count("forward.refused");
+          logRetry(this.#log, "forward", failure, { next: o.nextId, round });
+        },
+      });
+    } catch (error) {
+      if (error instanceof Stopped) return false;
+      throw error;
     }
-    if (signal.aborted) return;
     const forwardMs = Math.round((performance.now() - started) * 1000) / 1000;
-    o.metrics.record({ event: "forward", round, forward_ms: forwardMs, attempts });
+    o.metrics.record({
+      event: "forward",
+      round,
+      forward_ms: forwardMs,
+      attempts,
+      acked_ms: nowMs(),
+    });
     if (attempts > 1) o.logger.info("next mix is back", { next: o.nextId, round, attempts });
+    return true;
   }
 }

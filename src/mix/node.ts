@@ -19,6 +19,8 @@ import { Metrics } from "../metrics.ts";
 import { packetSize } from "../onion/mod.ts";
 import {
   fetchHoldMs,
+  forwardTimeoutMs,
+  maxBatchPackets,
   maxMessageBytes,
   type MixServerHandlers,
   MixServerStub,
@@ -138,6 +140,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       nextPublicKey: () => keys.get(next.id),
       metrics,
       logger,
+      timeoutMs: forwardTimeoutMs(config),
     });
   const processor = new RoundProcessor({
     store,
@@ -208,7 +211,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       store,
       mac,
       keys,
-      maxPackets: Math.max(2 * config.clients.length, config.minBatch) + 16,
+      maxPackets: maxBatchPackets(config),
       onChunk: (round, chunk, packets, arrivedMs) =>
         processor.prepare(round, `chunk ${chunk}`, packets, arrivedMs),
       onReceived: (round) => processor.enqueue(round),

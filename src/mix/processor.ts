@@ -14,17 +14,14 @@
  * @module
  */
 import { join } from "node:path";
-import type { Logger } from "../log.ts";
+import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
-import { nowMs, sleep } from "../round_clock.ts";
+import { nowMs } from "../round_clock.ts";
+import { logRetry, retry, RETRY_LOG_INTERVAL_MS, Stopped } from "../rpc/mod.ts";
 import type { Peeler, PeelResult } from "./peeler.ts";
 import { shuffle } from "../random.ts";
 import type { MixStore } from "./store.ts";
-
-/** Backoff between attempts at a round whose processing failed. */
-const MIN_RETRY_MS = 100;
-const MAX_RETRY_MS = 5000;
 
 /** What a mix records about each round it processes. */
 export interface RoundRecord {
@@ -54,8 +51,9 @@ export interface RoundRecord {
    */
   readonly peel_ms?: number;
   readonly forward_ms?: number;
-  /** Forward attempts until acknowledged. */
+  /** Forward attempts until acknowledged, and the wall-clock ms of the acknowledgement. */
   readonly attempts?: number;
+  readonly acked_ms?: number;
   /** Rounds waiting to be processed when this one finished. */
   readonly queue_depth?: number;
   /** Resident memory of the mix process, and its JavaScript heap in use, when the round was
@@ -108,10 +106,12 @@ export class RoundProcessor {
   #draining = false;
   #stopped = false;
   readonly #stop = new AbortController();
+  readonly #log: RateLimitedLog;
 
   /** Creates a processor; nothing runs until a round is enqueued. */
   constructor(options: ProcessorOptions) {
     this.#options = options;
+    this.#log = new RateLimitedLog(options.logger, { intervalMs: RETRY_LOG_INTERVAL_MS });
   }
 
   /** Rounds closed and waiting (including the one being processed). */
@@ -167,28 +167,25 @@ export class RoundProcessor {
   }
 
   async #drain(): Promise<void> {
-    const { logger, metrics } = this.#options;
-    let backoff = MIN_RETRY_MS;
+    const { metrics } = this.#options;
     try {
       while (this.#queue.length > 0 && !this.#stopped) {
         const round = this.#queue[0];
         try {
-          await this.#process(round);
-        } catch (error) {
-          // Nothing of the round was committed: it stays in the inbox and is tried again (a
-          // full disk may get space back), and later rounds wait so that rounds leave in order.
-          if (this.#stopped) break;
-          metrics.count("rounds.retried");
-          logger.error("round processing failed, retrying", {
-            round,
-            retry_ms: backoff,
-            error: (error as Error).message,
+          // Nothing of a failed round was committed: it stays in the inbox and is tried again
+          // (a full disk may get space back), and later rounds wait so that rounds leave in
+          // order.
+          await retry(() => this.#process(round), {
+            signal: this.#stop.signal,
+            onFailure: (failure) => {
+              metrics.count("rounds.retried");
+              logRetry(this.#log, "round processing", failure, { round });
+            },
           });
-          await sleep(backoff, this.#stop.signal);
-          backoff = Math.min(backoff * 2, MAX_RETRY_MS);
-          continue;
+        } catch (error) {
+          if (error instanceof Stopped) break;
+          throw error;
         }
-        backoff = MIN_RETRY_MS;
         this.#queue.shift();
       }
     } finally {

@@ -5,6 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { type ErrorStatus, MixnetError } from "../errors.ts";
+import { codeKind } from "./policy.ts";
 
 const TO_CODE: Record<ErrorStatus, grpc.status> = {
   "invalid-argument": grpc.status.INVALID_ARGUMENT,
@@ -40,10 +41,9 @@ export class RpcError extends MixnetError {
     this.details = details;
   }
 
-  /** Whether retrying later may succeed: the peer was down, overloaded or slow. */
+  /** Whether retrying soon may succeed (see policy.ts): the peer was down, overloaded or slow. */
   get transient(): boolean {
-    return this.code === grpc.status.UNAVAILABLE || this.code === grpc.status.DEADLINE_EXCEEDED ||
-      this.code === grpc.status.CANCELLED;
+    return codeKind(this.code) === "transient";
   }
 }
 

@@ -5,9 +5,40 @@
  * @module
  */
 export { grpc, RpcError, toServiceError } from "./errors.ts";
-export { BATCH_CHUNK_BYTES, chunkBatch, fetchHoldMs, maxMessageBytes } from "./limits.ts";
+export {
+  BATCH_CHUNK_BYTES,
+  chunkBatch,
+  fetchHoldMs,
+  forwardTimeoutMs,
+  type LimitInputs,
+  limitProblem,
+  MAX_GRPC_MESSAGE_BYTES,
+  maxBatchPackets,
+  maxMessageBytes,
+} from "./limits.ts";
 export type * from "./messages.ts";
+export {
+  BACKOFF,
+  type BackoffSchedule,
+  CALL_TIMEOUT_MS,
+  CHANNEL_OPTIONS,
+  codeKind,
+  CONNECT_WAIT_MS,
+  type FailureKind,
+  failureKind,
+  RECONNECT,
+  RETRY_LOG_INTERVAL_MS,
+} from "./policy.ts";
+export { type ListenFailure, listenFailure, type ListenFailureKind } from "./listen.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
+export {
+  backoffDelay,
+  logRetry,
+  retry,
+  type RetryFailure,
+  type RetryOptions,
+  Stopped,
+} from "./retry.ts";
 export {
   type AuthCheck,
   type CallInfo,

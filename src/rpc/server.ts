@@ -10,6 +10,7 @@ import { MixnetError } from "../errors.ts";
 import type { ClientHandlers, MixServerHandlers } from "./messages.ts";
 import { mixnetPackage } from "./proto.ts";
 import { toServiceError } from "./errors.ts";
+import { listenFailure } from "./listen.ts";
 
 /** A running gRPC server. */
 export interface RpcServer {
@@ -75,9 +76,17 @@ export const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
 /**
  * Binds `address` (`host:port`) and serves the given services.
  *
- * @throws {MixnetError} with status unavailable when the address cannot be bound.
+ * @throws {MixnetError} naming the address and the real cause when it cannot be bound: status
+ * unavailable when it is in use, failed-precondition when this process may not listen there,
+ * the host is not this one's or does not resolve.
  */
 export async function startServer(address: string, options: ServeOptions): Promise<RpcServer> {
+  const failure = listenFailure(address);
+  if (failure) {
+    throw new MixnetError(`Cannot listen on ${address}: ${failure.reason}`, {
+      status: failure.kind === "in-use" ? "unavailable" : "failed-precondition",
+    });
+  }
   const window = options.receiveWindowBytes ?? RECEIVE_WINDOW_BYTES;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
@@ -103,7 +112,7 @@ export async function startServer(address: string, options: ServeOptions): Promi
         reject(
           new MixnetError(
             `Cannot listen on ${address}: ${
-              /address.*in use|EADDRINUSE|No address added/i.test(error.message)
+              /EADDRINUSE/.test(error.message)
                 ? "address already in use (is another node running?)"
                 : error.message
             }`,

@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { createSealedBox, forwardProof, PeerMac, registerProof } from "../../src/crypto/mod.ts";
+import { createSealedBox } from "../../src/crypto/mod.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
-import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
-import { readMetrics, startTempNetwork } from "./temp_network.ts";
+import { readMetrics, simulateClients, startTempNetwork } from "./temp_network.ts";
 
 /** Figures of one load run. */
 export interface LoadResult {
@@ -47,19 +46,11 @@ export async function runLoad(
     startClients: false,
   });
   const box = await createSealedBox();
-  const first = new MixServerStub(net.config.mixServers[0].address, {
-    maxMessageBytes: maxMessageBytes(net.config),
-    timeoutMs: 10_000,
-  });
+  const simulated = simulateClients(net, box, 10_000);
   try {
-    const firstKey = net.keys.get("mix_1")!.publicKey;
-    const macs = net.config.clients.map((c) => new PeerMac(box, net.keys.get(c.id)!));
-    await Promise.all(net.config.clients.map((c, i) => {
-      const request = { client_id: c.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
-      request.mac = macs[i].sign(firstKey, ...registerProof(request));
-      return first.register(request);
-    }));
-    const start = await first.waitForStart({ client_id: "client_1" });
+    const link = (id: string) => simulated.links.get(id)!;
+    await Promise.all(net.config.clients.map((c) => link(c.id).register()));
+    const start = await link("client_1").waitForStart();
     const route = net.config.mixServers.map((m) => ({
       address: m.address,
       publicKey: net.keys.get(m.id)!.publicKey,
@@ -80,11 +71,9 @@ export async function runLoad(
       );
       const sendAt = start.epoch_ms + (round + 1) * durationMs;
       await new Promise((r) => setTimeout(r, Math.max(0, sendAt - Date.now())));
-      const results = await Promise.allSettled(net.config.clients.map((c, i) => {
-        const request = { payload: packets[i], round, client_id: c.id, mac: new Uint8Array() };
-        request.mac = macs[i].sign(firstKey, ...forwardProof(request));
-        return first.forwardMessage(request);
-      }));
+      const results = await Promise.allSettled(
+        net.config.clients.map((c, i) => link(c.id).forward(round, packets[i])),
+      );
       sendErrors += results.filter((r) => r.status === "rejected").length;
       if ((round - firstRound) % Math.round(10 / roundS) === 0) {
         log(`round ${round - firstRound + 1}/${rounds}, send errors so far ${sendErrors}`);
@@ -127,7 +116,7 @@ export async function runLoad(
       heap_end_mb: heap.map((r) => r[2]).join("/"),
     };
   } finally {
-    first.close();
+    simulated.close();
     await net.stop();
   }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { cookieHeaders, readCookie } from "../../src/client/cookie.ts";
+import type { LogRecord } from "../../src/log.ts";
 import { ClientStub, maxMessageBytes } from "../../src/rpc/mod.ts";
 import { readMetrics, startInProcessNetwork, startTempNetwork } from "./temp_network.ts";
 
@@ -70,7 +71,7 @@ export async function runPoint(
         throw new Error(`the message of ${size} B did not arrive within 60 s`);
       } else await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    const round = sentRound(net.lines(c1.id));
+    const round = sentRound(net.records(c1.id));
     const first = (await readMetrics(net.metricsFile("mix_1")))
       .find((r) => r.event === "round" && r.round === round);
     const last = (await readMetrics(net.metricsFile("mix_3")))
@@ -90,8 +91,8 @@ export async function runPoint(
 }
 
 /** The round client_1 sent its message in, from its debug log (nothing else tells). */
-function sentRound(lines: readonly string[]): number {
-  const sent = lines.map((line) => / message sent round=(\d+)/.exec(line)).filter((m) => m);
+function sentRound(records: readonly LogRecord[]): number {
+  const sent = records.filter((r) => r.message === "message sent");
   if (sent.length !== 1) throw new Error(`client_1 logged ${sent.length} messages sent, not 1`);
-  return Number(sent[0]![1]);
+  return Number(sent[0].round);
 }

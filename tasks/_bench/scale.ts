@@ -6,10 +6,9 @@
  *
  * @module
  */
-import { createSealedBox, forwardProof, PeerMac, registerProof } from "../../src/crypto/mod.ts";
+import { createSealedBox } from "../../src/crypto/mod.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
-import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
-import { readMetrics, startTempNetwork } from "./temp_network.ts";
+import { readMetrics, simulateClients, startTempNetwork } from "./temp_network.ts";
 
 /** Figures of one scale run. */
 export interface ScaleResult {
@@ -49,23 +48,14 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
     minBatch: 0,
   });
   const box = await createSealedBox();
-  const limit = maxMessageBytes(net.config);
-  const first = new MixServerStub(net.config.mixServers[0].address, {
-    maxMessageBytes: limit,
-    timeoutMs: 120_000,
-  });
+  const simulated = simulateClients(net, box, 120_000);
   try {
-    const firstKey = net.keys.get("mix_1")!.publicKey;
-    const macs = new Map(
-      net.config.clients.map((c) => [c.id, new PeerMac(box, net.keys.get(c.id)!)]),
-    );
+    const link = (id: string) => simulated.links.get(id)!;
     log(`registering ${clients} clients`);
     await inBatches(net.config.clients, 64, async (c) => {
-      const request = { client_id: c.id, timestamp_ms: Date.now(), mac: new Uint8Array() };
-      request.mac = macs.get(c.id)!.sign(firstKey, ...registerProof(request));
-      await first.register(request);
+      await link(c.id).register();
     });
-    const start = await first.waitForStart({ client_id: "client_1" });
+    const start = await link("client_1").waitForStart();
     const route = net.config.mixServers.map((m) => ({
       address: m.address,
       publicKey: net.keys.get(m.id)!.publicKey,
@@ -88,9 +78,7 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
     );
     log(`sending round ${round}`);
     await inBatches(net.config.clients.map((c, i) => [c, i] as const), 128, async ([c, i]) => {
-      const request = { payload: packets[i], round, client_id: c.id, mac: new Uint8Array() };
-      request.mac = macs.get(c.id)!.sign(firstKey, ...forwardProof(request));
-      await first.forwardMessage(request);
+      await link(c.id).forward(round, packets[i]);
     });
     const records = await waitForRound(net.metricsFile("mix_3"), round, 300_000);
     const m1 = (await readMetrics(net.metricsFile("mix_1"))).find((r) =>
@@ -122,7 +110,7 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
       delivered: Number(records.batch_out),
     };
   } finally {
-    first.close();
+    simulated.close();
     await net.stop();
   }
 }

@@ -5,17 +5,18 @@
  *
  * @module
  */
-import { stringify } from "yaml";
 import { type Config, loadConfig } from "../../src/config/mod.ts";
-import { type ClientNode, startClient } from "../../src/client/mod.ts";
-import { createSealedBox, ensureKeyPair, type KeyPair } from "../../src/crypto/mod.ts";
-import { createLogger, silentLogger } from "../../src/log.ts";
+import { CascadeLink, type ClientNode, startClient } from "../../src/client/mod.ts";
+import { createSealedBox, type KeyPair, PeerMac, type SealedBox } from "../../src/crypto/mod.ts";
+import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { createLogger, type LogRecord, silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
-import { NodeProcess } from "../_launcher.ts";
-import { freePorts } from "../_network_config.ts";
+import { generateKeys, NodeProcess, writeNetworkConfig } from "../launch/mod.ts";
 
 /** Shape of a benchmark network. */
 export interface TempNetworkSpec {
+  /** Mixes in the cascade; default 3, as the original benchmark. */
+  readonly mixes?: number;
   readonly clients: number;
   readonly payloadSize: number;
   readonly roundDuration: number;
@@ -35,40 +36,28 @@ export interface TempNetwork {
   readonly clients: NodeProcess[];
   /** Path of node `id`'s metrics file (JSON lines). */
   metricsFile(id: string): string;
-  /** The log lines of node `id` so far (clients log at debug level). */
-  lines(id: string): readonly string[];
+  /** The log records of node `id` so far (clients log at debug level). */
+  records(id: string): readonly LogRecord[];
   /** Stops every process (SIGTERM) and removes the temp dir. */
   stop(): Promise<void>;
 }
 
 /** Writes the config and keys of a network into a temp dir. */
 export async function writeTempNetwork(spec: TempNetworkSpec) {
-  const dir = await Deno.makeTempDir({ prefix: "mixnet-bench-" });
-  const ports = freePorts(3 + (spec.startClients ? spec.clients : 0));
-  const document = {
-    messages_per_round: spec.clients,
-    ...(spec.minBatch === undefined ? {} : { min_batch: spec.minBatch }),
-    round_duration: spec.roundDuration,
-    round_timeout: spec.roundTimeout,
-    dummy_payload: "dummy",
-    payload_size: spec.payloadSize,
-    mix_servers: [0, 1, 2].map((i) => ({ id: `mix_${i + 1}`, address: `127.0.0.1:${ports[i]}` })),
-    clients: Array.from({ length: spec.clients }, (_, i) => ({
-      id: `client_${i + 1}`,
-      // The scale load generator serves nothing: its clients get placeholder ports.
-      address: `127.0.0.1:${spec.startClients ? ports[3 + i] : 20000 + i}`,
-    })),
-    keys_dir: "secret",
-    data_dir: "data",
-  };
-  await Deno.writeTextFile(`${dir}/config.yaml`, stringify(document));
-  const config = await loadConfig(`${dir}/config.yaml`);
-  const box = await createSealedBox(config.cryptoBackend);
-  const keys = new Map<string, KeyPair>();
-  for (const node of [...config.mixServers, ...config.clients]) {
-    const { pair } = await ensureKeyPair(box, { configDir: dir, keysDir: config.keysDir }, node.id);
-    keys.set(node.id, pair);
-  }
+  const path = await writeNetworkConfig({
+    mixes: spec.mixes ?? 3,
+    clients: spec.clients,
+    roundDuration: spec.roundDuration,
+    roundTimeout: spec.roundTimeout,
+    payloadSize: spec.payloadSize,
+    // The scale load generator serves nothing: its clients get placeholder ports.
+    unservedClients: !spec.startClients,
+    extra: spec.minBatch === undefined ? {} : { min_batch: spec.minBatch },
+    prefix: "mixnet-bench-",
+  });
+  const config = await loadConfig(path);
+  const keys = (await generateKeys(config)).pairs;
+  const dir = config.dir;
   const metricsFile = (id: string) => `${dir}/${id}.metrics.jsonl`;
   return { dir, config, keys, metricsFile };
 }
@@ -102,8 +91,8 @@ export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwo
     await stop();
     throw error;
   }
-  const lines = (id: string) => [...mixes, ...clients].find((p) => p.id === id)?.lines ?? [];
-  return { dir, config, keys, mixes, clients, metricsFile, lines, stop };
+  const records = (id: string) => [...mixes, ...clients].find((p) => p.id === id)?.records ?? [];
+  return { dir, config, keys, mixes, clients, metricsFile, records, stop };
 }
 
 /** Reads a metrics file's records. */
@@ -113,7 +102,7 @@ export async function readMetrics(path: string): Promise<Record<string, unknown>
 }
 
 /** The part of a benchmark network a point needs, however its nodes run. */
-export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | "lines" | "stop">;
+export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | "records" | "stop">;
 
 /**
  * Starts a benchmark network's mixes and clients in this process, as the original benchmark ran
@@ -123,10 +112,15 @@ export type PointNetwork = Pick<TempNetwork, "dir" | "config" | "metricsFile" | 
 export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<PointNetwork> {
   const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
   const box = await createSealedBox(config.cryptoBackend);
-  const logs = new Map<string, string[]>();
+  const logs = new Map<string, LogRecord[]>();
   const clientLogger = (id: string) => {
     logs.set(id, []);
-    return createLogger({ name: id, level: "debug", write: (line) => logs.get(id)!.push(line) });
+    return createLogger({
+      name: id,
+      level: "debug",
+      format: "json",
+      write: (line) => logs.get(id)!.push(JSON.parse(line)),
+    });
   };
   const optionsOf = (id: string, logger = silentLogger) => ({
     config,
@@ -156,5 +150,49 @@ export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<Poin
     await stop();
     throw error;
   }
-  return { dir, config, metricsFile, lines: (id) => logs.get(id) ?? [], stop };
+  return { dir, config, metricsFile, records: (id) => logs.get(id) ?? [], stop };
+}
+
+/** Every client of a benchmark network, simulated by this process (the load generator). */
+export interface SimulatedClients {
+  /** Each client's calls to the cascade, by id. */
+  readonly links: ReadonlyMap<string, CascadeLink>;
+  /** Closes the channels to the mixes. */
+  close(): void;
+}
+
+/** Links for every client of `net`, sharing one channel to the first mix and one to the last. */
+export function simulateClients(
+  net: Pick<TempNetwork, "config" | "keys">,
+  box: SealedBox,
+  timeoutMs: number,
+): SimulatedClients {
+  const { config, keys } = net;
+  const stub = (mix: { id: string; address: string }) => ({
+    stub: new MixServerStub(mix.address, {
+      maxMessageBytes: maxMessageBytes(config),
+      name: mix.id,
+      timeoutMs,
+    }),
+    publicKey: keys.get(mix.id)!.publicKey,
+  });
+  const first = stub(config.mixServers[0]);
+  const last = stub(config.mixServers[config.mixServers.length - 1]);
+  const links = new Map(config.clients.map((c) => [
+    c.id,
+    new CascadeLink({
+      id: c.id,
+      address: c.address,
+      mac: new PeerMac(box, keys.get(c.id)!),
+      first,
+      last,
+    }),
+  ]));
+  return {
+    links,
+    close() {
+      first.stub.close();
+      last.stub.close();
+    },
+  };
 }

@@ -1,19 +1,11 @@
 /**
- * A test network in a temp dir: a config on free loopback ports, key pairs for every node, and
- * helpers that act as clients (register, send, poll) with real proofs.
+ * A test network in a temp dir: a config on free loopback ports (written by the tasks' one
+ * config writer), key pairs for every node, nodes started in this process, and the test's own
+ * clients, which call the cascade through src/client's CascadeLink.
  */
-import { stringify } from "yaml";
+import assert from "node:assert/strict";
 import { type Config, loadConfig } from "../../src/config/mod.ts";
-import {
-  createSealedBox,
-  ensureKeyPair,
-  forwardProof,
-  type KeyPair,
-  PeerMac,
-  pollProof,
-  registerProof,
-  type SealedBox,
-} from "../../src/crypto/mod.ts";
+import { createSealedBox, type KeyPair, PeerMac, type SealedBox } from "../../src/crypto/mod.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { buildOnion, decodeNotice, openPayload, PayloadKind } from "../../src/onion/mod.ts";
@@ -23,9 +15,16 @@ import {
   MixServerStub,
   type PollMessagesRequest,
 } from "../../src/rpc/mod.ts";
-import { type ClientNode, cookieHeaders, readCookie, startClient } from "../../src/client/mod.ts";
+import {
+  CascadeLink,
+  type ClientNode,
+  cookieHeaders,
+  readCookie,
+  startClient,
+} from "../../src/client/mod.ts";
 import type { Logger } from "../../src/log.ts";
-import { freePorts, waitUntil } from "./ports.ts";
+import { generateKeys, writeNetworkConfig } from "../../tasks/launch/mod.ts";
+import { waitUntil } from "./ports.ts";
 import { ensureTlsIdentities, testChannel } from "./tls.ts";
 
 /** Options of {@link createTestNetwork}. */
@@ -51,6 +50,9 @@ export class TestNetwork {
   readonly #stubs = new Map<string, MixServerStub>();
   #pollClock = Date.now();
   readonly #tokens = new Map<string, Uint8Array>();
+  #clock: { epochMs: number; durationMs: number } | undefined;
+  /** The last round each test client sent a packet in. */
+  readonly #sentRounds = new Map<string, number>();
 
   constructor(dir: string, config: Config, box: SealedBox, keys: Map<string, KeyPair>) {
     this.dir = dir;
@@ -65,13 +67,16 @@ export class TestNetwork {
   }
 
   /** Starts mix `id` in this process (silent unless a logger is given). */
-  async startMix(id: string, options: { metricsFile?: string; workers?: number } = {}) {
+  async startMix(
+    id: string,
+    options: { metricsFile?: string; workers?: number; logger?: Logger } = {},
+  ) {
     const node = await startMix({
       config: this.config,
       id,
       box: this.box,
       keyPair: this.keys.get(id)!,
-      logger: silentLogger,
+      logger: options.logger ?? silentLogger,
       workers: options.workers ?? 1,
       metricsFile: options.metricsFile,
     });
@@ -161,10 +166,6 @@ export class TestNetwork {
     return stub;
   }
 
-  #mac(clientId: string): PeerMac {
-    return new PeerMac(this.box, this.keys.get(clientId)!);
-  }
-
   get first(): string {
     return this.config.mixServers[0].id;
   }
@@ -173,14 +174,24 @@ export class TestNetwork {
     return this.config.mixServers[this.config.mixServers.length - 1].id;
   }
 
+  /**
+   * Client `clientId`'s calls to the cascade, with its real key (made afresh each time: the
+   * stubs under it change when a mix restarts).
+   */
+  link(clientId: string): CascadeLink {
+    const mix = (id: string) => ({ stub: this.stub(id), publicKey: this.keys.get(id)!.publicKey });
+    return new CascadeLink({
+      id: clientId,
+      address: this.config.clients.find((c) => c.id === clientId)!.address,
+      mac: new PeerMac(this.box, this.keys.get(clientId)!),
+      first: mix(this.first),
+      last: mix(this.last),
+    });
+  }
+
   /** Registers `clientId` with a valid proof. */
   register(clientId: string) {
-    const request = { client_id: clientId, timestamp_ms: Date.now(), mac: new Uint8Array() };
-    request.mac = this.#mac(clientId).sign(
-      this.keys.get(this.first)!.publicKey,
-      ...registerProof(request),
-    );
-    return this.stub(this.first).register(request);
+    return this.link(clientId).register();
   }
 
   /** Registers every client and waits for the start; returns the epoch and duration. */
@@ -188,7 +199,63 @@ export class TestNetwork {
     clientIds = this.config.clients.slice(0, this.config.messagesPerRound).map((c) => c.id),
   ) {
     for (const id of clientIds) await this.register(id);
-    return await this.stub(this.first).waitForStart({ client_id: clientIds[0] });
+    const start = await this.link(clientIds[0]).waitForStart();
+    this.#clock = { epochMs: start.epoch_ms, durationMs: start.round_duration_s * 1000 };
+    return start;
+  }
+
+  /** The next round to open, by the clock {@link start} received: a round no one sent in yet. */
+  nextRound(): number {
+    if (!this.#clock) throw new Error("nextRound() before start()");
+    return Math.floor((Date.now() - this.#clock.epochMs) / this.#clock.durationMs) + 1;
+  }
+
+  /**
+   * Everything `to` receives (opened) until a marker that `from` sends in the next round
+   * arrives, the marker left out: the round after every earlier one is delivered, so what was
+   * to arrive before it (a duplicate, a replay) has arrived. Shows "nothing more" by a later
+   * event, not by a wait.
+   */
+  async receiveUntilMarker(to: string, from: string, timeoutMs = 20_000): Promise<string[]> {
+    const marker = `marker ${crypto.randomUUID()}`;
+    // One packet per client per round: after `from`'s last one.
+    const last = this.#sentRounds.get(from) ?? -1;
+    await waitUntil(() => this.nextRound() > last, 10_000, `a round after ${last}`);
+    await this.send(from, this.nextRound(), this.onion(to, marker));
+    let got: string[] = [];
+    await waitUntil(
+      async () => (got = got.concat(this.open(to, await this.poll(to))), got.includes(marker)),
+      timeoutMs,
+      `the marker from ${from} at ${to}`,
+      50,
+    );
+    assert.equal(got.at(-1), marker, `${to} received after the marker: ${got.join(", ")}`);
+    return got.slice(0, -1);
+  }
+
+  /**
+   * The same for clients running in this process: everything client `to`'s own service hands
+   * over until a marker that client `from` queues now arrives. `from`'s queue is sent in
+   * order, so the marker also follows every message `from` queued before.
+   */
+  async messagesUntilMarker(to: string, from: string, timeoutMs = 30_000): Promise<string[]> {
+    const marker = `marker ${crypto.randomUUID()}`;
+    await this.client(from).prepareMessage({
+      message: marker,
+      recipient_pubkey: this.keyFile(to),
+      recipient_addr: this.config.clients.find((c) => c.id === to)!.address,
+    });
+    let got: string[] = [];
+    await waitUntil(
+      async () => (
+        got = got.concat((await this.client(to).pollMessages()).messages), got.includes(marker)
+      ),
+      timeoutMs,
+      `the marker from ${from} at ${to}`,
+      50,
+    );
+    assert.equal(got.at(-1), marker, `${to} received after the marker: ${got.join(", ")}`);
+    return got.slice(0, -1);
   }
 
   /** Builds an onion from `from` to `to` (a client id). */
@@ -208,12 +275,8 @@ export class TestNetwork {
 
   /** Sends `payload` for `round` as client `from`, with a valid MAC. */
   send(from: string, round: number, payload: Uint8Array) {
-    const request = { payload, round, client_id: from, mac: new Uint8Array() };
-    request.mac = this.#mac(from).sign(
-      this.keys.get(this.first)!.publicKey,
-      ...forwardProof(request),
-    );
-    return this.stub(this.first).forwardMessage(request);
+    this.#sentRounds.set(from, Math.max(round, this.#sentRounds.get(from) ?? -1));
+    return this.link(from).forward(round, payload);
   }
 
   /**
@@ -258,21 +321,11 @@ export class TestNetwork {
 
   /** One fetch of `clientId`'s mailbox (round -1: at once), with its opened notice. */
   async fetch(clientId: string, round = -1) {
-    const client = this.config.clients.find((c) => c.id === clientId)!;
     this.#pollClock = Math.max(this.#pollClock + 1, Date.now());
-    const request = {
-      client_addr: client.address,
-      client_id: clientId,
-      timestamp_ms: this.#pollClock,
-      round,
-      ack: this.#tokens.get(clientId) ?? new Uint8Array(),
-      mac: new Uint8Array(),
-    };
-    request.mac = this.#mac(clientId).sign(
-      this.keys.get(this.last)!.publicKey,
-      ...pollProof(request),
+    const response = await this.link(clientId).fetch(
+      { round, ack: this.#tokens.get(clientId) ?? new Uint8Array(), timestampMs: this.#pollClock },
+      { timeoutMs: 60_000 },
     );
-    const response = await this.stub(this.last).pollMessages(request, { timeoutMs: 60_000 });
     this.#tokens.set(clientId, response.token);
     const notice = decodeNotice(this.box.open(response.notice, this.keys.get(clientId)!));
     return { ...response, notice };
@@ -316,36 +369,20 @@ export function anonymousPoll(address: string): PollMessagesRequest {
 
 /** Writes a config on free ports into a temp dir and creates every key pair. */
 export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
-  const mixes = options.mixes ?? 3;
   const clients = options.clients ?? 3;
-  const ports = freePorts(mixes + clients);
-  const dir = await Deno.makeTempDir({ prefix: "mixnet-test-" });
-  const document = {
-    messages_per_round: options.messagesPerRound ?? clients,
-    round_duration: options.roundDuration ?? 0.3,
-    round_timeout: options.roundTimeout ?? 0.2,
-    dummy_payload: "dummy",
-    payload_size: options.payloadSize ?? 64,
-    mix_servers: Array.from({ length: mixes }, (_, i) => ({
-      id: `mix_${i + 1}`,
-      address: `127.0.0.1:${ports[i]}`,
-    })),
-    clients: Array.from({ length: clients }, (_, i) => ({
-      id: `client_${i + 1}`,
-      address: `127.0.0.1:${ports[mixes + i]}`,
-    })),
-    keys_dir: "secret",
-    data_dir: "data",
-    ...options.extra,
-  };
-  await Deno.writeTextFile(`${dir}/config.yaml`, stringify(document));
-  const config = await loadConfig(`${dir}/config.yaml`);
+  const path = await writeNetworkConfig({
+    mixes: options.mixes ?? 3,
+    clients,
+    messagesPerRound: options.messagesPerRound ?? clients,
+    roundDuration: options.roundDuration ?? 0.3,
+    roundTimeout: options.roundTimeout ?? 0.2,
+    payloadSize: options.payloadSize ?? 64,
+    extra: options.extra,
+    prefix: "mixnet-test-",
+  });
+  const config = await loadConfig(path);
   const box = await createSealedBox(config.cryptoBackend);
-  const keys = new Map<string, KeyPair>();
-  for (const node of [...config.mixServers, ...config.clients]) {
-    const { pair } = await ensureKeyPair(box, { configDir: dir, keysDir: config.keysDir }, node.id);
-    keys.set(node.id, pair);
-  }
+  const { pairs } = await generateKeys(config);
   await ensureTlsIdentities(config);
-  return new TestNetwork(dir, config, box, keys);
+  return new TestNetwork(config.dir, config, box, pairs);
 }

@@ -1,4 +1,4 @@
-export { freePorts } from "../../tasks/_network_config.ts";
+export { freePorts } from "../../tasks/launch/mod.ts";
 
 /** Whether something listens on 127.0.0.1:`port`. */
 export async function isListening(port: number): Promise<boolean> {

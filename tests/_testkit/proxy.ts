@@ -140,9 +140,13 @@ export async function relocateMix(
   id: string,
   settings: Record<string, unknown> = {},
 ): Promise<{ config: Config; path: string; address: string }> {
-  const [port] = freePorts(1);
-  const address = `127.0.0.1:${port}`;
   const document = { ...parse(await Deno.readTextFile(net.configPath)), ...settings };
+  // Not a port of the config: those of nodes not started yet are free too.
+  const taken = [...net.config.mixServers, ...net.config.clients].map((n) =>
+    Number(n.address.split(":").pop())
+  );
+  const [port] = freePorts(1, taken);
+  const address = `127.0.0.1:${port}`;
   const mix = document.mix_servers.find((m: { id: string }) => m.id === id);
   mix.address = address;
   const path = `${net.dir}/config-${id}-relocated.yaml`;

@@ -6,12 +6,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
-import { NodeProcess } from "../_testkit/process.ts";
+import { childEnv, NodeProcess } from "../../tasks/launch/mod.ts";
 import { closeProxied, type ProxiedMix, relocateMix, startProxiedMix } from "../_testkit/proxy.ts";
 import { MixStore } from "../../src/mix/mod.ts";
 
 function run(...args: string[]): { ok: boolean; stderr: string } {
-  const out = new Deno.Command(args[0], { args: args.slice(1), stderr: "piped" }).outputSync();
+  const out = new Deno.Command(args[0], {
+    args: args.slice(1),
+    stderr: "piped",
+    clearEnv: true,
+    env: childEnv(),
+  }).outputSync();
   return { ok: out.success, stderr: new TextDecoder().decode(out.stderr).trim() };
 }
 
@@ -126,8 +131,8 @@ Deno.test({
         "every message after space is back",
         200,
       );
-      await new Promise((r) => setTimeout(r, 900));
-      await poll();
+      // Nothing more: a marker client_1 queues after them arrives next.
+      received.push(...await net.messagesUntilMarker("client_2", "client_1"));
       assert.deepEqual(received, ["before the disk fills", ...during]);
       console.log(
         `${refused().length} batches refused while the disk was full (${
@@ -153,7 +158,7 @@ Deno.test({
       new MixStore(join(disk, "mix_3.sqlite"), "key").close();
       const remounted = run("mount", "-o", "remount,ro", disk);
       assert.ok(remounted.ok, remounted.stderr);
-      const mix = new NodeProcess("mix.ts", "mix_3", relocated.path);
+      const mix = new NodeProcess("mix", "mix_3", relocated.path);
       assert.equal((await mix.status).code, 1);
       assert.match(
         mix.lines.join("\n"),

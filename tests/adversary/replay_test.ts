@@ -1,40 +1,26 @@
 import assert from "node:assert/strict";
-import { createTestNetwork, type TestNetwork } from "../_testkit/network.ts";
+import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
 import { peelLayer } from "../../src/onion/mod.ts";
 import { grpc } from "../../src/rpc/mod.ts";
 
-function nextRound(start: { epoch_ms: number; round_duration_s: number }): number {
-  return Math.floor((Date.now() - start.epoch_ms) / (start.round_duration_s * 1000)) + 1;
-}
-
-async function drain(net: TestNetwork, id: string, ms: number): Promise<string[]> {
-  let got: string[] = [];
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    got = got.concat(net.open(id, await net.poll(id)));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return got;
-}
-
 Deno.test("a captured packet replayed in its round, a later round and after every mix restarts is delivered once", async () => {
   const net = await createTestNetwork({ clients: 2, roundDuration: 0.3, roundTimeout: 0.2 });
   try {
     await net.startAllMixes();
-    const start = await net.start();
+    await net.start();
     const captured = net.onion("client_2", "only once");
-    let round = nextRound(start);
+    let round = net.nextRound();
     await net.send("client_1", round, captured);
     // The same request again in the same round: one packet per client per round.
     const again = await net.send("client_1", round, captured).catch((e) => e);
     assert.equal(again.code, grpc.status.ALREADY_EXISTS);
     await net.send("client_2", round, net.onion("client_1", "cover me"));
-    assert.deepEqual(await drain(net, "client_2", 1200), ["only once"]);
+    assert.deepEqual(await net.receiveUntilMarker("client_2", "client_1"), ["only once"]);
 
     // A later round, re-sent by another registered client (the attacker has no other way in).
-    round = nextRound(start);
+    round = net.nextRound();
     await net.send("client_2", round, captured.slice());
     await waitUntil(
       () => net.mixes.get("mix_1")!.metrics.counters["dropped.replayed"] === 1,
@@ -45,14 +31,14 @@ Deno.test("a captured packet replayed in its round, a later round and after ever
     // Every mix restarts; the tags are on disk.
     for (const { id } of net.config.mixServers) await net.stopMix(id);
     await net.startAllMixes();
-    round = nextRound(start);
+    round = net.nextRound();
     await net.send("client_2", round, captured.slice());
     await waitUntil(
       () => net.mixes.get("mix_1")!.metrics.counters["dropped.replayed"] === 1,
       10_000,
       "replay counted after restart",
     );
-    assert.deepEqual(await drain(net, "client_2", 1000), []);
+    assert.deepEqual(await net.receiveUntilMarker("client_2", "client_1"), []);
   } finally {
     await net.close();
   }
@@ -84,7 +70,8 @@ Deno.test("a mix-layer packet re-injected into mix_2 is dropped as a replay", as
       10_000,
       "replay at mix_2",
     );
-    assert.deepEqual(await drain(net, "client_2", 800), ["twice?"]);
+    // Rounds leave mix_2 in the order they arrived: the marker's round comes after both.
+    assert.deepEqual(await net.receiveUntilMarker("client_2", "client_1"), ["twice?"]);
   } finally {
     await net.close();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
-import { NodeProcess } from "../_testkit/process.ts";
+import { NodeProcess } from "../../tasks/launch/mod.ts";
 
 Deno.test("a client killed with messages queued and mail waiting loses nothing after a restart", async () => {
   const net = await createTestNetwork({
@@ -13,7 +13,7 @@ Deno.test("a client killed with messages queued and mail waiting loses nothing a
   let client3: NodeProcess | undefined;
   try {
     await net.startAllMixes();
-    client3 = new NodeProcess("client.ts", "client_3", net.configPath);
+    client3 = new NodeProcess("client", "client_3", net.configPath);
     await Promise.all([net.startClient("client_1"), net.startClient("client_2"), client3.ready()]);
     const [, , c3] = net.config.clients;
     const c1 = net.config.clients[0];
@@ -41,7 +41,7 @@ Deno.test("a client killed with messages queued and mail waiting loses nothing a
       "mail stored for client_3",
     );
 
-    client3 = new NodeProcess("client.ts", "client_3", net.configPath);
+    client3 = new NodeProcess("client", "client_3", net.configPath);
     await client3.ready();
     let mail: string[] = [];
     await waitUntil(
@@ -63,9 +63,9 @@ Deno.test("a client killed with messages queued and mail waiting loses nothing a
       "client_3's queue",
       100,
     );
-    await new Promise((r) => setTimeout(r, 1000));
-    mail = mail.concat((await net.client("client_3").pollMessages()).messages);
-    received = received.concat((await net.client("client_1").pollMessages()).messages);
+    // Nothing more: a marker queued after them arrives next.
+    mail = mail.concat(await net.messagesUntilMarker("client_3", "client_1"));
+    received = received.concat(await net.messagesUntilMarker("client_1", "client_3"));
     assert.deepEqual(mail, ["waiting 1", "waiting 2"]);
     assert.deepEqual(received, ["queued 0", "queued 1", "queued 2", "queued 3"]);
   } finally {
@@ -77,9 +77,9 @@ Deno.test("a client killed with messages queued and mail waiting loses nothing a
 
 Deno.test("a client started before the first mix registers once it is up", async () => {
   const net = await createTestNetwork({ clients: 1, roundDuration: 0.2, roundTimeout: 0.1 });
-  const client = new NodeProcess("client.ts", "client_1", net.configPath);
+  const client = new NodeProcess("client", "client_1", net.configPath);
   try {
-    await client.waitForLine(/first mix not reachable yet, retrying|Public key|ready/, 20_000);
+    await client.waitFor("registering", 20_000);
     await net.startAllMixes();
     await client.ready();
     const c1 = net.config.clients[0];

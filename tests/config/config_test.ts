@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
 import { loadConfig, parseConfig } from "../../src/config/mod.ts";
+import { packetSize } from "../../src/onion/mod.ts";
+import { maxBatchPackets, maxMessageBytes } from "../../src/rpc/mod.ts";
 
 const FILE = "config/config.yaml";
 const BASE = `
@@ -290,4 +292,25 @@ clients:
     ["server_3:50053", true],
   ]);
   assert.equal(config.keysDir, "/app/config/secret");
+});
+
+Deno.test("limits come from what a round carries: cover packets count, and a config that cannot work is refused", async (t) => {
+  await t.step("a round topped up to min_batch fits the size limit", () => {
+    const config = parseConfig(`${BASE}min_batch: 100\n`, FILE);
+    const packet = packetSize(config.payloadSize, config.mixServers.length);
+    assert.ok(maxMessageBytes(config) > 100 * packet, `${maxMessageBytes(config)}`);
+    assert.equal(maxBatchPackets(config), 100);
+  });
+  await t.step("a mailbox fetch larger than one gRPC message", () => {
+    refuse(
+      `${BASE}payload_size: 16777216\nfetch_size: 200\nmailbox_capacity: 200\n`,
+      /config\.yaml: fetch_size: 200 packets of payload_size 16777216 make a mailbox fetch of \d+ bytes, more than one gRPC message can carry \(2147483647\): lower fetch_size or payload_size/,
+    );
+  });
+  await t.step("a queue limit below one packet, which would refuse every packet", () => {
+    refuse(
+      `${BASE}max_queued_bytes: 100\n`,
+      /max_queued_bytes: 100 is less than one client packet \(\d+ bytes at payload_size 1024\), so the first mix would refuse every packet: raise it to at least \d+/,
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../../tasks/launch/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -9,7 +10,8 @@ async function createIn(permissions: string[], backend: string) {
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1" }),
   }).output();
   const decoder = new TextDecoder();
   return {

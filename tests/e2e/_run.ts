@@ -1,5 +1,6 @@
 /** Runs the tasks' scripts as a user would (same permissions as deno.json), capturing output. */
 import { fileURLToPath } from "node:url";
+import { childEnv } from "../../tasks/launch/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -23,8 +24,8 @@ export const CLI_PERMISSIONS = [
 ];
 
 /**
- * Runs `deno run <permissions> <script> <args>` from the repo root to completion, with `env`
- * added to this process's environment.
+ * Runs `deno run <permissions> <script> <args>` from the repo root to completion, in the
+ * environment every child gets (tasks/launch/environment.ts) with `env` added.
  */
 export async function run(
   script: string,
@@ -38,7 +39,8 @@ export async function run(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", ...env }),
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -49,8 +51,8 @@ export async function run(
 }
 
 /**
- * Spawns a long-running task script from the repo root, its stdout and stderr piped, with `env`
- * added to this process's environment.
+ * Spawns a long-running task script from the repo root, its stdout and stderr piped, in the
+ * environment every child gets with `env` added.
  */
 export function spawn(
   script: string,
@@ -63,7 +65,8 @@ export function spawn(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", ...env }),
   }).spawn();
 }
 

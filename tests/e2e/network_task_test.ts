@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/mod.ts";
-import { startNetwork } from "../../tasks/_network.ts";
-import { denoCommand } from "../../tasks/_deno_command.ts";
-import { deriveConfig, generateKeys } from "../../tasks/_network_config.ts";
+import { parseLogLine } from "../../src/log.ts";
+import { denoCommand, deriveConfig, generateKeys, startNetwork } from "../../tasks/launch/mod.ts";
 import { isListening, waitUntil } from "../_testkit/ports.ts";
 import { collect, run, spawn, TASK_PERMISSIONS } from "./_run.ts";
 
@@ -28,8 +27,16 @@ Deno.test("a derived network that cannot start removes its temp folder and the s
     const network = (...args: string[]) =>
       run("tasks/network.ts", args, TASK_PERMISSIONS, { TMPDIR: tmp });
     const invalid = await network("--base-port", "70000");
-    assert.equal(invalid.code, 1, invalid.stdout);
-    assert.match(invalid.stderr, /mix_servers\[0\]\.address: port must be 1 to 65535, got 70000/);
+    assert.equal(invalid.code, 2, invalid.stdout);
+    assert.match(
+      invalid.stderr,
+      /--base-port: expected a whole number >= 1 and <= 65535, got "70000"/,
+    );
+    assert.deepEqual(await list(tmp), []);
+    // A port that passes the flag but not the config: the mixes' ports run past 65535.
+    const past = await network("--base-port", "65534");
+    assert.equal(past.code, 1, past.stdout);
+    assert.match(past.stderr, /mix_servers\[2\]\.address: port must be 1 to 65535, got 65536/);
     assert.deepEqual(await list(tmp), []);
 
     // By the time a taken port is found, the run's keys exist.
@@ -57,7 +64,14 @@ Deno.test("a derived network that cannot start removes its temp folder and the s
 
 Deno.test("a derived network started through npx says how to send through npx, and removes its temp folder when stopped with Ctrl-C", async () => {
   await withTmpdir(async (tmp) => {
-    const child = spawn("tasks/network.ts", ["--clients", "2", "--round-duration", "0.3"], {
+    const child = spawn("tasks/network.ts", [
+      "--clients",
+      "2",
+      "--round-duration",
+      "0.3",
+      "--log-format",
+      "json",
+    ], {
       TMPDIR: tmp,
       // What npx sets in the processes it starts.
       npm_lifecycle_event: "npx",
@@ -65,22 +79,23 @@ Deno.test("a derived network started through npx says how to send through npx, a
     });
     const out: string[] = [];
     const reading = Promise.all([collect(child.stdout, out), collect(child.stderr, out)]);
+    const records = () =>
+      out.join("").split("\n").map(parseLogLine).filter((r) => r?.node === "network");
+    const event = (message: string) => records().find((r) => r!.message === message);
     try {
-      await waitUntil(() => out.join("").includes("all 5 nodes ready"), 60_000, "the network");
+      await waitUntil(() => event("ready") !== undefined, 60_000, "the network");
       const [dir] = await list(tmp);
-      assert.match(out.join(""), new RegExp(`derived config ${tmp}/${dir}/config\\.yaml`));
-      assert.ok(
-        out.join("").includes(
-          `Try: npx --yes deno@${Deno.version.deno} task send --from client_1 --to client_2 ` +
-            `--message hello --config ${tmp}/${dir}/config.yaml. Ctrl-C stops.`,
-        ),
-        out.join(""),
+      assert.equal(event("derived config")?.config, `${tmp}/${dir}/config.yaml`);
+      assert.equal(
+        event("ready")?.try,
+        `npx --yes deno@${Deno.version.deno} task send --from client_1 --to client_2 ` +
+          `--message hello --config ${tmp}/${dir}/config.yaml`,
       );
       assert.ok((await Deno.stat(`${tmp}/${dir}/secret/client_1.secret`)).isFile);
       child.kill("SIGINT");
       assert.equal((await child.status).code, 0, out.join(""));
       await reading;
-      assert.match(out.join(""), /network: stopped\n/);
+      assert.ok(event("stopped"), out.join(""));
       assert.deepEqual(await list(tmp), []);
     } finally {
       try {

@@ -1,38 +1,71 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/mod.ts";
-import { deriveConfig } from "../../tasks/_network_config.ts";
+import { type LogRecord, parseLogLine } from "../../src/log.ts";
+import { childEnv, deriveConfig } from "../../tasks/launch/mod.ts";
 import { isListening, waitUntil } from "../_testkit/ports.ts";
-import { CLI_PERMISSIONS, collect, run, spawn } from "./_run.ts";
+import { CLI_PERMISSIONS, run, spawn } from "./_run.ts";
 
-/** `deno task network` on a fresh copy of the shipped config (rounds of 0.3 s), as a user runs it. */
+/**
+ * `deno task network --log-format json` on a fresh copy of the shipped config (rounds of
+ * 0.3 s), as a script runs it: every line it prints is a log record, the nodes' own and its
+ * own (node "network").
+ */
 class NetworkTask {
   readonly configPath: string;
+  readonly records: LogRecord[] = [];
   readonly #child: Deno.ChildProcess;
-  readonly #out: string[] = [];
+  readonly #other: string[] = [];
   readonly #reading: Promise<unknown>;
 
   private constructor(configPath: string, args: string[]) {
     this.configPath = configPath;
-    this.#child = spawn("tasks/network.ts", ["--config", configPath, ...args]);
-    this.#reading = Promise.all([
-      collect(this.#child.stdout, this.#out),
-      collect(this.#child.stderr, this.#out),
+    this.#child = spawn("tasks/network.ts", [
+      "--config",
+      configPath,
+      "--log-format",
+      "json",
+      ...args,
     ]);
+    this.#reading = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]);
   }
 
-  /** Starts the task and waits until every node is ready. */
+  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let buffer = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
+        const line = buffer.slice(0, i);
+        const record = parseLogLine(line);
+        if (record) this.records.push(record);
+        else this.#other.push(line);
+      }
+    }
+  }
+
+  /** Starts the task and waits for its "ready" record. */
   static async start(args: string[] = []): Promise<NetworkTask> {
     const task = new NetworkTask(
       await deriveConfig("config/config.yaml", { roundDuration: 0.3 }),
       args,
     );
-    await waitUntil(() => task.text.includes("all 7 nodes ready"), 60_000, "the network ready");
+    await task.waitFor((r) => r.node === "network" && r.message === "ready", "the network ready");
     return task;
   }
 
-  /** Everything the task printed so far. */
+  /** Everything the task printed so far, for failure messages. */
   get text(): string {
-    return this.#out.join("");
+    return [...this.records.map((r) => JSON.stringify(r)), ...this.#other].join("\n");
+  }
+
+  /** The records of node `node` with message `message`. */
+  find(node: string, message: string): LogRecord[] {
+    return this.records.filter((r) => r.node === node && r.message === message);
+  }
+
+  /** Waits until a record for which `match` holds has been printed. */
+  async waitFor(match: (r: LogRecord) => boolean, what: string): Promise<LogRecord> {
+    await waitUntil(() => this.records.some(match), 60_000, what);
+    return this.records.find(match)!;
   }
 
   /** Ctrl-C: the task's exit status, once all its output is read. */
@@ -58,6 +91,7 @@ class NetworkTask {
     if (await Promise.race([this.#child.status, late]) === "late") this.#child.kill("SIGKILL");
     clearTimeout(timer);
     await this.#child.status;
+    await this.#reading;
     const dir = this.configPath.slice(0, this.configPath.lastIndexOf("/"));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -84,25 +118,31 @@ class NetworkTask {
     return polled.stdout.split("\n").filter((l) => l);
   }
 
-  /** Polls until a message arrives, then once more a second later (to catch a duplicate). */
-  async receive(client: string): Promise<string[]> {
+  /**
+   * Everything `to` receives until a marker `from` sends after the first message arrives: the
+   * marker leaves in a later round, so whatever was to come before it (a duplicate) has come.
+   */
+  async receive(from: string, to: string): Promise<string[]> {
     const received: string[] = [];
-    await waitUntil(
-      async () => (received.push(...await this.poll(client)), received.length > 0),
-      20_000,
-      `a message at ${client}`,
-      200,
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    received.push(...await this.poll(client));
-    return received;
+    const until = async (done: () => boolean, what: string) =>
+      await waitUntil(
+        async () => (received.push(...await this.poll(to)), done()),
+        30_000,
+        what,
+        200,
+      );
+    await until(() => received.length > 0, `a message at ${to}`);
+    const marker = `marker ${crypto.randomUUID()}`;
+    await this.send(from, to, marker);
+    await until(() => received.includes(marker), `the marker at ${to}`);
+    assert.equal(received.at(-1), marker, received.join("\n"));
+    return received.slice(0, -1);
   }
 }
 
-/** The pids node `id` announced in its "ready" lines, oldest first. */
-function readyPids(text: string, id: string): number[] {
-  const ready = new RegExp(`^${id} +\\| .* ${id} ready .*pid=(\\d+)`, "gm");
-  return [...text.matchAll(ready)].map((m) => Number(m[1]));
+/** The pids node `id` announced in its "ready" records, oldest first. */
+function readyPids(task: NetworkTask, id: string): number[] {
+  return task.find(id, "ready").map((r) => Number(r.pid));
 }
 
 Deno.test("a user starts the network, sends a message, receives it exactly once, and stops it with Ctrl-C", async () => {
@@ -113,20 +153,16 @@ Deno.test("a user starts the network, sends a message, receives it exactly once,
       await network.send("client_1", "client_2", "hello over three mixes"),
       /^queued for round \d+ \(prepared in [\d.]+ ms\)\n$/,
     );
-    assert.deepEqual(await network.receive("client_2"), ["hello over three mixes"]);
+    assert.deepEqual(await network.receive("client_1", "client_2"), ["hello over three mixes"]);
 
     const status = await network.interrupt();
     assert.equal(status.code, 0, network.text);
     for (const node of [...config.mixServers, ...config.clients]) {
-      assert.match(
-        network.text,
-        new RegExp(`${node.id} +\\| .* ${node.id} stopped`),
-        `${node.id} did not stop:\n${network.text}`,
-      );
+      assert.equal(network.find(node.id, "stopped").length, 1, `${node.id} did not stop`);
       const port = Number(node.address.split(":")[1]);
       assert.equal(await isListening(port), false, `port ${port} of ${node.id} still bound`);
     }
-    assert.match(network.text, /network: stopped\n/);
+    assert.equal(network.find("network", "stopped").length, 1, network.text);
   } finally {
     await network.dispose();
   }
@@ -135,22 +171,26 @@ Deno.test("a user starts the network, sends a message, receives it exactly once,
 Deno.test("with --restart, a mix killed with SIGKILL is started again and the network keeps delivering", async () => {
   const network = await NetworkTask.start(["--restart"]);
   try {
-    const [pid] = readyPids(network.text, "mix_2");
+    const [pid] = readyPids(network, "mix_2");
     assert.ok(pid, `mix_2 announced no pid:\n${network.text}`);
     // `kill` rather than Deno.kill, which needs every run permission.
-    const killed = await new Deno.Command("kill", { args: ["-KILL", String(pid)] }).output();
+    const killed = await new Deno.Command("kill", {
+      args: ["-KILL", String(pid)],
+      clearEnv: true,
+      env: childEnv(),
+    }).output();
     assert.ok(killed.success, new TextDecoder().decode(killed.stderr));
-    await waitUntil(
-      () => readyPids(network.text, "mix_2").length === 2,
-      30_000,
+    await network.waitFor(
+      (r) => r.node === "mix_2" && r.message === "ready" && r.pid !== pid,
       "mix_2 restarted and ready again",
     );
-    assert.match(network.text, /mix_2 +\| exited unexpectedly with code/);
-    assert.match(network.text, /mix_2 +\| restarting \(--restart\)/);
+    const [exited] = network.find("network", "node exited");
+    assert.equal(exited?.id, "mix_2", network.text);
+    assert.equal(network.find("network", "restarting")[0]?.id, "mix_2");
     await network.send("client_3", "client_4", "after the restart");
-    assert.deepEqual(await network.receive("client_4"), ["after the restart"]);
+    assert.deepEqual(await network.receive("client_3", "client_4"), ["after the restart"]);
     assert.equal((await network.interrupt()).code, 0, network.text);
-    assert.match(network.text, /network: stopped\n/);
+    assert.equal(network.find("network", "stopped").length, 1, network.text);
   } finally {
     await network.dispose();
   }

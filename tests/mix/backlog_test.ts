@@ -7,7 +7,7 @@ import { type ForwardBatchRequest, grpc } from "../../src/rpc/mod.ts";
 import { maxMessageBytes } from "../../src/rpc/mod.ts";
 
 Deno.test("rounds arriving faster than a mix can peel are all processed, in order", async () => {
-  const net = await createTestNetwork({ clients: 20, messagesPerRound: 2, payloadSize: 1024 });
+  const net = await createTestNetwork({ clients: 40, messagesPerRound: 2, payloadSize: 1024 });
   // mix_3 is a recorder: it sees what mix_2 forwards.
   const received: number[] = [];
   const sizes: number[] = [];
@@ -28,7 +28,8 @@ Deno.test("rounds arriving faster than a mix can peel are all processed, in orde
     const asMix1 = new PeerMac(net.box, net.keys.get("mix_1")!);
     const mix2Key = net.keys.get("mix_2")!.publicKey;
     const rounds = 25;
-    const perRound = 40;
+    // As many as a round can carry: one packet of each client (min_batch is smaller).
+    const perRound = net.config.clients.length;
     const route = net.config.mixServers.map((m) => ({
       address: m.address,
       publicKey: net.keys.get(m.id)!.publicKey,

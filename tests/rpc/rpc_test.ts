@@ -206,6 +206,19 @@ Deno.test("binding a port in use fails with a clear message", async () => {
   }
 });
 
+Deno.test("binding an address this process may not use names that cause, not a port in use", async () => {
+  // The tests hold --allow-net=127.0.0.1, as every node does. grpc-js said "Name resolution
+  // failed" for localhost, and crashed the process on Deno's permission error for 10.1.2.3.
+  for (const host of ["localhost", "10.1.2.3"]) {
+    await assert.rejects(
+      startServer(`${host}:50999`, { maxMessageBytes: LIMIT }),
+      new RegExp(
+        `Cannot listen on ${host}:50999: this process may not listen on ${host}: its --allow-net does not grant it`,
+      ),
+    );
+  }
+});
+
 Deno.test("a service's check refuses calls before their handler and leaves the other service open", async () => {
   const handled: string[] = [];
   const checked: string[] = [];

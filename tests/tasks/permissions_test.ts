@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/mod.ts";
-import { netPermission, withNetPermission } from "../../tasks/_permissions.ts";
+import { netPermission, withNetPermission } from "../../tasks/launch/permissions.ts";
 
 const config = (mixes: string[], clients: string[]) =>
   parseConfig(

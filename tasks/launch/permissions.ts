@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type Config, isIpLiteral, parseConfig, splitAddress } from "../src/config/mod.ts";
+import { type Config, isIpLiteral, parseConfig, splitAddress } from "../../src/config/mod.ts";
 
 /** Who a permission is for: a node by role and id, the CLI, or the network task's port check. */
 export type Grantee =

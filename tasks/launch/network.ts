@@ -4,14 +4,19 @@
  *
  * @module
  */
-import { type Config, loadConfig, splitAddress } from "../src/config/mod.ts";
-import { MixnetError } from "../src/errors.ts";
-import { NodeProcess, type Role } from "./_launcher.ts";
+import { type Config, loadConfig, splitAddress } from "../../src/config/mod.ts";
+import { MixnetError } from "../../src/errors.ts";
+import type { LogRecord } from "../../src/log.ts";
+import { listenFailure } from "../../src/rpc/mod.ts";
+import { NodeProcess, type Role } from "./node_process.ts";
 
 /** Options of {@link startNetwork}. */
 export interface NetworkOptions {
-  /** Called with each child's log lines. */
-  readonly onLine?: (id: string, line: string) => void;
+  /**
+   * Called with each line of each child: its text, and its log record (undefined for a line
+   * that is not one, such as a fatal error).
+   */
+  readonly onLine?: (id: string, text: string, record: LogRecord | undefined) => void;
   /** Called when a child exits while the network runs (not when it is being stopped). */
   readonly onExit?: (node: NodeProcess, code: number) => void;
   /** Extra flags for every node (e.g. `--log-format json`). */
@@ -34,21 +39,22 @@ export interface RunningNetwork {
 /**
  * Starts every mix and client of the config at `configPath` and resolves once all are ready.
  *
- * @throws {MixnetError} naming the port when one is taken, the node that failed to start with
- * its last log lines, or that the start was interrupted through `options.signal`.
+ * @throws {MixnetError} naming the node, the address and the real cause when one cannot be
+ * listened on (taken, not this host's, not permitted), the node that failed to start with its
+ * last log lines, or that the start was interrupted through `options.signal`.
  */
 export async function startNetwork(
   configPath: string,
   options: NetworkOptions = {},
 ): Promise<RunningNetwork> {
   const config = await loadConfig(configPath);
-  checkPortsFree(config);
+  checkAddresses(config);
   const nodes = new Map<string, NodeProcess>();
   let stopping = false;
   const spawn = (role: Role, id: string) => {
     const node = new NodeProcess(role, id, config.file, {
       args: options.args?.(id),
-      onLine: (line) => options.onLine?.(id, line),
+      onLine: (text, record) => options.onLine?.(id, text, record),
     });
     nodes.set(id, node);
     node.status.then((status) => {
@@ -87,20 +93,18 @@ export async function startNetwork(
   };
 }
 
-function checkPortsFree(config: Config): void {
+/** Checks that every node's address can be listened on here, before anything starts. */
+function checkAddresses(config: Config): void {
   for (const node of [...config.mixServers, ...config.clients]) {
-    const { host, port } = splitAddress(node.listen);
-    try {
-      Deno.listen({ hostname: host, port }).close();
-    } catch (cause) {
-      // Anything but a taken port (a host this task may not bind, a name that does not
-      // resolve here) is left to the node, which names it when it binds.
-      if (!(cause instanceof Deno.errors.AddrInUse)) continue;
-      throw new MixnetError(
-        `Port ${port} of ${node.id} (${node.listen}) is already in use: stop the network ` +
-          `using it, or start this one on other ports with --base-port`,
-        { status: "unavailable", cause },
-      );
-    }
+    const failure = listenFailure(node.listen);
+    if (!failure) continue;
+    const { port } = splitAddress(node.listen);
+    throw new MixnetError(
+      failure.kind === "in-use"
+        ? `Port ${port} of ${node.id} (${node.listen}) is already in use: stop the network ` +
+          `using it, or start this one on other ports with --base-port`
+        : `${node.id} cannot listen on ${node.listen}: ${failure.reason}`,
+      { status: failure.kind === "in-use" ? "unavailable" : "failed-precondition" },
+    );
   }
 }

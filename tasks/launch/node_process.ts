@@ -1,0 +1,196 @@
+/**
+ * A mix or a client run as a subprocess, as the network, demo and bench tasks and the tests run
+ * them: the narrow permissions its role needs, an explicit environment, JSON log lines read back
+ * as records (readiness and status are events, not patterns over text), a graceful stop.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { formatRecord, type LogRecord, parseLogLine } from "../../src/log.ts";
+import { childEnv } from "./environment.ts";
+import { withNetPermission } from "./permissions.ts";
+
+const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
+
+/**
+ * Permissions a node process gets: its files, loopback, its environment flags, and loading the
+ * native libsodium addon of the default crypto backend (see src/crypto/native.ts). A node
+ * spawned here gets, instead of loopback, the hosts its config names (see permissions.ts).
+ */
+export const NODE_PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-sys",
+];
+
+/** The two roles a node process plays. */
+export type Role = "mix" | "client";
+
+/** Which log records {@link NodeProcess.waitFor} waits for: a message, or a predicate. */
+export type RecordMatch = string | ((record: LogRecord) => boolean);
+
+/** Options of {@link NodeProcess}. */
+export interface NodeProcessOptions {
+  /** Extra flags for the entry script (e.g. `--metrics-file`, `--log-level debug`). */
+  readonly args?: readonly string[];
+  /**
+   * Called with every line as it arrives: its text (a record formatted as the text log would
+   * show it) and the record, or undefined for a line that is not one (a fatal error).
+   */
+  readonly onLine?: (text: string, record: LogRecord | undefined) => void;
+}
+
+/** A mix or client running as a subprocess, its log captured as records. */
+export class NodeProcess {
+  /** The node's id. */
+  readonly id: string;
+  /** The role it plays. */
+  readonly role: Role;
+  /** The subprocess. */
+  readonly child: Deno.ChildProcess;
+  /** Every line so far, as the process wrote it. */
+  readonly lines: string[] = [];
+  /** Every log record so far. */
+  readonly records: LogRecord[] = [];
+  /** Resolves with the exit status, once all output is captured. */
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly #waiters: { match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+  readonly #onLine: NodeProcessOptions["onLine"];
+
+  /**
+   * Spawns `src/<role>.ts --id <id> --config <configPath> --log-format json`. The binary is
+   * `deno` from PATH: the one `--allow-run=deno` grants (under npx, npx's own).
+   */
+  constructor(role: Role, id: string, configPath: string, options: NodeProcessOptions = {}) {
+    this.id = id;
+    this.role = role;
+    this.#onLine = options.onLine;
+    this.child = new Deno.Command("deno", {
+      args: [
+        "run",
+        ...withNetPermission(NODE_PERMISSIONS, configPath, { role, id }),
+        `${SRC}${role}.ts`,
+        "--id",
+        id,
+        "--config",
+        configPath,
+        "--log-format",
+        "json",
+        ...(options.args ?? []),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      clearEnv: true,
+      env: childEnv(),
+    }).spawn();
+    // Resolves once the output is read too, so the last lines (the error) are in `lines`.
+    this.status = Promise.all([
+      this.child.status,
+      this.#read(this.child.stdout),
+      this.#read(this.child.stderr),
+    ]).then(([status]) => status);
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** The last `count` lines as text, for error messages. */
+  tail(count = 20): string {
+    return this.lines.slice(-count).map((line) => {
+      const record = parseLogLine(line);
+      return record ? formatRecord(record) : line;
+    }).join("\n");
+  }
+
+  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let buffer = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        this.#line(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+    if (buffer) this.#line(buffer);
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    const record = parseLogLine(line);
+    this.#onLine?.(record ? formatRecord(record) : line, record);
+    if (!record) return;
+    this.records.push(record);
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.match(record)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve(record);
+      }
+    }
+  }
+
+  /**
+   * Resolves with the first log record (past or future) with message `match`, or for which
+   * `match` holds.
+   *
+   * @throws {Error} when the process exits first or `timeoutMs` passes, with its last lines.
+   */
+  waitFor(match: RecordMatch, timeoutMs = 30_000): Promise<LogRecord> {
+    const test = typeof match === "string" ? (r: LogRecord) => r.message === match : match;
+    const seen = this.records.find(test);
+    if (seen) return Promise.resolve(seen);
+    const what = typeof match === "string" ? JSON.stringify(match) : "the record waited for";
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`${this.id}: no ${what} within ${timeoutMs} ms:\n${this.tail()}`));
+      }, timeoutMs);
+      const waiter = {
+        match: test,
+        resolve: (record: LogRecord) => {
+          clearTimeout(timer);
+          resolve(record);
+        },
+      };
+      this.#waiters.push(waiter);
+      this.status.then((s) => {
+        if (!this.#waiters.includes(waiter)) return;
+        clearTimeout(timer);
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`${this.id} exited with code ${s.code} before ${what}:\n${this.tail()}`));
+      });
+    });
+  }
+
+  /** Waits for the node's `ready` record. */
+  ready(timeoutMs = 60_000): Promise<LogRecord> {
+    return this.waitFor("ready", timeoutMs);
+  }
+
+  /** Sends `signal` (if still running) and waits for the exit; SIGKILL after `graceMs`. */
+  async kill(signal: Deno.Signal = "SIGTERM", graceMs = 15_000): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, graceMs);
+    try {
+      return await this.status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
