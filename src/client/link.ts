@@ -10,7 +10,7 @@ import { forwardProof, type PeerMac, pollProof, registerProof } from "../crypto/
 import type {
   CallOptions,
   ForwardMessageResponse,
-  MixServerStub,
+  MixServerCalls,
   PollMessagesRequest,
   PollMessagesResponse,
   RegisterResponse,
@@ -19,7 +19,7 @@ import type {
 
 /** A mix as the link calls it: its stub and its public key (requests are signed for it). */
 export interface LinkedMix {
-  readonly stub: MixServerStub;
+  readonly stub: MixServerCalls;
   readonly publicKey: Uint8Array;
 }
 
@@ -81,7 +81,7 @@ export class CascadeLink {
 
   /**
    * Resolves when the channel to the first (or last) mix, lost now, connects again, or at
-   * `untilMs` (see MixServerStub.reconnected): a retry's wait ends when the mix is back.
+   * `untilMs` (see MixServerCalls.reconnected): a retry's wait ends when the mix is back.
    */
   reconnected(mix: "first" | "last", untilMs: number): Promise<unknown> {
     return this.#o[mix].stub.reconnected(untilMs);

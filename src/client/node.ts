@@ -18,7 +18,6 @@ import {
   grpc,
   logRetry,
   maxMessageBytes,
-  MixServerStub,
   NodeTransport,
   retry,
   RETRY_LOG_INTERVAL_MS,
@@ -93,16 +92,10 @@ export async function startClient(options: ClientOptions): Promise<ClientNode> {
   const transport = await NodeTransport.load(config, id, { logger, timeoutMs });
   const first = config.mixServers[0];
   const last = config.mixServers[config.mixServers.length - 1];
-  const firstStub = new MixServerStub(first.address, {
-    maxMessageBytes: limit,
-    name: first.id,
-    credentials: transport.channelTo(first),
-  });
-  const lastStub = last === first ? firstStub : new MixServerStub(last.address, {
-    maxMessageBytes: limit,
-    name: last.id,
-    credentials: transport.channelTo(last),
-  });
+  const firstStub = transport.mixStub(first, { maxMessageBytes: limit, name: first.id });
+  const lastStub = last === first
+    ? firstStub
+    : transport.mixStub(last, { maxMessageBytes: limit, name: last.id });
   const store = new ClientStore(
     join(config.dataDir, `${id}.sqlite`),
     packetSize(config.payloadSize, config.mixServers.length),

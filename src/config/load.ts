@@ -26,6 +26,11 @@ export interface NodeConfig {
    * loopback. Both ends of a link read it from the same entry, so they agree.
    */
   readonly tls: boolean;
+  /**
+   * Where a mix serves its wire protocol (`wire_port` on the hosts of its address and its
+   * listen address); absent for a mix without one, and for clients.
+   */
+  readonly wire?: { readonly address: string; readonly listen: string };
 }
 
 /** The validated, immutable network configuration. */
@@ -115,15 +120,23 @@ export function parseConfig(text: string, path: string): Config {
   const within = (folder: string) => isAbsolute(folder) ? folder : join(dir, folder);
   const tls = (address: string) =>
     raw.tls === "always" || (raw.tls === "auto" && !isLoopbackHost(splitAddress(address).host));
-  const freezeNodes = (nodes: RawConfig["clients"]) =>
-    Object.freeze(nodes.map((n) =>
-      Object.freeze({
+  const onPort = (address: string, port: number) =>
+    `${address.slice(0, address.lastIndexOf(":"))}:${port}`;
+  const freezeNodes = (nodes: readonly (RawConfig["clients"][number] & { wire_port?: number })[]) =>
+    Object.freeze(nodes.map((n) => {
+      const listen = n.listen ?? n.address;
+      const wire = n.wire_port === undefined ? undefined : Object.freeze({
+        address: onPort(n.address, n.wire_port),
+        listen: onPort(listen, n.wire_port),
+      });
+      return Object.freeze({
         id: n.id,
         address: n.address,
-        listen: n.listen ?? n.address,
+        listen,
         tls: tls(n.address),
-      })
-    ));
+        ...(wire ? { wire } : {}),
+      });
+    }));
   const config: Config = Object.freeze({
     file,
     dir,
@@ -208,8 +221,9 @@ function describe(value: unknown, withType = true): string {
 }
 
 function shapeAt(path: readonly PropertyKey[]): Record<string, unknown> {
-  const inNodeList = path.length > 0 && (path[0] === "mix_servers" || path[0] === "clients");
-  return inNodeList ? { id: 0, address: 0, listen: 0 } : configSchema.shape;
+  if (path[0] === "mix_servers") return { id: 0, address: 0, listen: 0, wire_port: 0 };
+  if (path[0] === "clients") return { id: 0, address: 0, listen: 0 };
+  return configSchema.shape;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -236,6 +250,19 @@ function checkConsistency(path: string, raw: RawConfig): void {
       } else seen.set(node[key], node.field);
     }
   }
+  // A wire port is one more address of its host: it may not be any node's address.
+  const taken = new Map(nodes.map((n) => [n.address, `${n.field}.address`]));
+  raw.mix_servers.forEach((mix, i) => {
+    if (mix.wire_port === undefined) return;
+    const wire = `${mix.address.slice(0, mix.address.lastIndexOf(":"))}:${mix.wire_port}`;
+    const earlier = taken.get(wire);
+    if (earlier) {
+      problems.push(
+        `${path}: mix_servers[${i}].wire_port: ${mix.wire_port} makes address ${wire}, already ` +
+          `used by ${earlier}`,
+      );
+    } else taken.set(wire, `mix_servers[${i}].wire_port`);
+  });
   if (raw.messages_per_round > raw.clients.length) {
     problems.push(
       `${path}: messages_per_round: expected at most the number of clients ` +

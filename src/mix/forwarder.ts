@@ -13,7 +13,7 @@ import {
   chunkBatch,
   type ForwardBatchRequest,
   logRetry,
-  type MixServerStub,
+  type MixServerCalls,
   retry,
   RETRY_LOG_INTERVAL_MS,
   Stopped,
@@ -29,7 +29,7 @@ export interface ForwarderOptions {
   /** Id of the next mix (for logs). */
   readonly nextId: string;
   readonly store: MixStore;
-  readonly stub: MixServerStub;
+  readonly stub: MixServerCalls;
   readonly mac: PeerMac;
   /** Public key of the next mix. */
   readonly nextPublicKey: () => Promise<Uint8Array>;

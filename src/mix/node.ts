@@ -23,11 +23,11 @@ import {
   maxBatchPackets,
   maxMessageBytes,
   type MixServerHandlers,
-  MixServerStub,
   NodeTransport,
   type RpcServer,
   startServer,
 } from "../rpc/mod.ts";
+import { startWireServer, type WireServer } from "../wire/mod.ts";
 import { BatchIntake } from "./batch_intake.ts";
 import { Collector } from "./collector.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -125,11 +125,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   const stopping = new AbortController();
 
   const nextStub = next &&
-    new MixServerStub(next.address, {
-      maxMessageBytes: limit,
-      name: `${next.id} (${next.address})`,
-      credentials: transport.channelTo(next),
-    });
+    transport.mixStub(next, { maxMessageBytes: limit, name: `${next.id} (${next.address})` });
   const forwarder = next &&
     new Forwarder({
       id,
@@ -266,13 +262,16 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
         epoch_ms: clock.epochMs,
       };
     },
-    PollMessages(request) {
+    PollMessages(request, call) {
       checkServing();
       if (!mailboxes) {
         const last = config.mixServers[config.mixServers.length - 1];
         notHere("PollMessages", `mailboxes are at the last mix, ${last.id} at ${last.address}`);
       }
-      return mailboxes!.poll(request, stopping.signal);
+      const signal = call?.signal
+        ? AbortSignal.any([stopping.signal, call.signal])
+        : stopping.signal;
+      return mailboxes!.poll(request, signal);
     },
     ForwardBatch(chunks) {
       checkServing();
@@ -282,7 +281,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   };
 
   await peeler.ready;
-  let server: RpcServer;
+  let server: RpcServer | undefined;
+  let wireServer: WireServer | undefined;
   try {
     server = await startServer(self.listen, {
       mix: handlers,
@@ -300,7 +300,27 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       onInternalError: (method, error) =>
         logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
     });
+    if (self.wire) {
+      wireServer = startWireServer(self.wire.listen, {
+        handlers,
+        maxMessageBytes: limit,
+        tls: transport.wireTls,
+        // The previous mix proves its certificate too; the batch MAC still authenticates it.
+        check: previous &&
+          transport.wireRequireCaller("ForwardBatch", previous, () => metrics.count("tls.refused")),
+        onRefused: (peer, reason) => {
+          metrics.count("wire.refused");
+          logger.warn("refused a wire caller at its handshake", { peer, reason });
+        },
+        onInternalError: (method, error) =>
+          logger.error("handler failed", {
+            method,
+            error: (error as Error)?.stack ?? String(error),
+          }),
+      });
+    }
   } catch (error) {
+    await server?.close(0);
     await peeler.close();
     store.close();
     await forwarder?.stop();
@@ -315,6 +335,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   logger.info("ready", {
     address: self.address,
     ...(self.listen === self.address ? {} : { listen: self.listen }),
+    ...(self.wire ? { wire: self.wire.listen } : {}),
     position: `${index + 1}/${config.mixServers.length}`,
     workers: peeler.size,
     backend: box.name,
@@ -328,6 +349,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       stopping.abort();
       collector?.stop();
       if (!stopOptions.exiting) await server.close(1000);
+      await wireServer?.close();
       await processor.stop();
       await forwarder?.stop();
       nextStub?.close();

@@ -95,11 +95,17 @@ export interface ClientPollMessagesResponse {
 /** Handlers of the `MixServer` service. */
 export interface MixServerHandlers {
   ForwardMessage(request: ForwardMessageRequest): Promise<ForwardMessageResponse>;
-  PollMessages(request: PollMessagesRequest): Promise<PollMessagesResponse>;
+  PollMessages(request: PollMessagesRequest, call?: CallContext): Promise<PollMessagesResponse>;
   Register(request: RegisterRequest): Promise<RegisterResponse>;
   WaitForStart(request: WaitForStartRequest): Promise<WaitForStartResponse>;
   /** Client-streaming: the chunks of a round, as they arrive. */
   ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>): Promise<ForwardBatchResponse>;
+}
+
+/** What a handler may learn of the call it serves (the wire protocol tells it; gRPC does not). */
+export interface CallContext {
+  /** Aborted when the caller gives up on the call or its connection ends. */
+  readonly signal?: AbortSignal;
 }
 
 /** Handlers of the `Client` service. */

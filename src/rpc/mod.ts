@@ -50,4 +50,10 @@ export {
 } from "./server.ts";
 export { pinnedChannel, type PinnedPeer, type SeenCertificate, TlsServer } from "./tls.ts";
 export { NodeTransport, type TransportOptions, userChannel } from "./transport.ts";
-export { type CallOptions, ClientStub, MixServerStub, type StubOptions } from "./stubs.ts";
+export {
+  type CallOptions,
+  ClientStub,
+  type MixServerCalls,
+  MixServerStub,
+  type StubOptions,
+} from "./stubs.ts";

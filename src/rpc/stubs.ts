@@ -181,8 +181,35 @@ class Stub {
   }
 }
 
-/** A stub of the `MixServer` service. */
-export class MixServerStub extends Stub {
+/**
+ * The calls a node makes to a mix, whatever carries them: gRPC ({@link MixServerStub}) or the
+ * wire protocol (src/wire). Both fail with {@link RpcError}s of the same statuses.
+ */
+export interface MixServerCalls {
+  /** Sends a client's packet for a round. */
+  forwardMessage(r: m.ForwardMessageRequest, o?: CallOptions): Promise<m.ForwardMessageResponse>;
+  /** Fetches a mailbox. */
+  pollMessages(r: m.PollMessagesRequest, o?: CallOptions): Promise<m.PollMessagesResponse>;
+  /** Registers a client. */
+  register(r: m.RegisterRequest, o?: CallOptions): Promise<m.RegisterResponse>;
+  /** Waits on the start barrier. */
+  waitForStart(r: m.WaitForStartRequest, o?: CallOptions): Promise<m.WaitForStartResponse>;
+  /** Streams one round's batch, as one chunk or several, to the next mix. */
+  forwardBatch(
+    chunks: m.ForwardBatchRequest | readonly m.ForwardBatchRequest[],
+    o?: CallOptions,
+  ): Promise<m.ForwardBatchResponse>;
+  /**
+   * Resolves once a peer that was not connected is connected again, or at `untilMs`; never
+   * while connected (see the retry helper's `reconnected`).
+   */
+  reconnected(untilMs: number): Promise<unknown>;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** A stub of the `MixServer` service over gRPC. */
+export class MixServerStub extends Stub implements MixServerCalls {
   /** Connects (lazily) to a mix at `address`. */
   constructor(address: string, options: StubOptions) {
     super(mixnetPackage().MixServer, address, options);

@@ -141,6 +141,30 @@ function refuseServer(peer: PinnedPeer, socket: tls.TLSSocket): Error | undefine
   return undefined;
 }
 
+/**
+ * The fingerprint of the certificate a TLS server at `host:port` presents, found by a handshake
+ * that accepts any (to name what was seen when a pinned connection was refused); undefined when
+ * none could be had within 2 s.
+ */
+export function certificateSeen(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host,
+      port,
+      servername: TLS_SERVER_NAME,
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    }, () => done(presented(socket)));
+    const timer = setTimeout(() => done(undefined), 2000);
+    socket.on("error", () => done(undefined));
+    function done(fingerprint: string | undefined) {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(fingerprint);
+    }
+  });
+}
+
 /** The fingerprint of the certificate the other end of `socket` presented, if any. */
 function presented(socket: tls.TLSSocket): string | undefined {
   const raw = socket.getPeerCertificate()?.raw;

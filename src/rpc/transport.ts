@@ -16,11 +16,15 @@ import {
   CryptoError,
   ensureTlsIdentity,
   readCertificate,
+  TLS_SERVER_NAME,
   type TlsIdentity,
 } from "../crypto/mod.ts";
-import type { Logger } from "../log.ts";
+import { MixnetError } from "../errors.ts";
+import { type Logger, RateLimitedLog } from "../log.ts";
+import { type WireCheck, type WireDialer, WireStub } from "../wire/mod.ts";
 import type { AuthCheck } from "./server.ts";
-import { pinnedChannel, type PinnedPeer, TlsServer } from "./tls.ts";
+import { type MixServerCalls, MixServerStub } from "./stubs.ts";
+import { certificateSeen, pinnedChannel, type PinnedPeer, TlsServer } from "./tls.ts";
 
 /** Options of {@link NodeTransport.load}. */
 export interface TransportOptions {
@@ -36,17 +40,21 @@ export class NodeTransport {
   readonly server: TlsServer | undefined;
   readonly #identity: TlsIdentity | undefined;
   readonly #pins: Map<string, PinnedPeer>;
+  /** Peers this node shows its certificate to (a mix to the next). */
+  readonly #presentsTo: ReadonlySet<string>;
   readonly #logger: Logger;
 
   private constructor(
     server: TlsServer | undefined,
     identity: TlsIdentity | undefined,
     pins: Map<string, PinnedPeer>,
+    presentsTo: ReadonlySet<string>,
     logger: Logger,
   ) {
     this.server = server;
     this.#identity = identity;
     this.#pins = pins;
+    this.#presentsTo = presentsTo;
     this.#logger = logger;
   }
 
@@ -89,7 +97,8 @@ export class NodeTransport {
     }
     const callers = links.self.tls ? links.callers.map((c) => pins.get(c.id)!) : [];
     const server = links.self.tls ? new TlsServer(identity!, callers) : undefined;
-    return new NodeTransport(server, identity, pins, options.logger);
+    const presentsTo = new Set(links.dials.filter((d) => d.presentIdentity).map((d) => d.node.id));
+    return new NodeTransport(server, identity, pins, presentsTo, options.logger);
   }
 
   /**
@@ -99,6 +108,93 @@ export class NodeTransport {
   channelTo(peer: NodeConfig): grpc.ChannelCredentials | undefined {
     if (!peer.tls) return undefined;
     return pinnedChannel(this.#pins.get(peer.id)!, this.#identity);
+  }
+
+  /**
+   * This node's calls to mix `peer`: over the peer's wire protocol when it has a wire port
+   * (TLS pinned to its certificate when links to it use TLS, this node proving its own
+   * certificate where it shows one), else over gRPC with {@link channelTo}'s credentials.
+   */
+  mixStub(
+    peer: NodeConfig,
+    options: { maxMessageBytes: number; name?: string; timeoutMs?: number },
+  ): MixServerCalls {
+    if (!peer.wire) {
+      return new MixServerStub(peer.address, { ...options, credentials: this.channelTo(peer) });
+    }
+    const presents = peer.tls && this.#presentsTo.has(peer.id);
+    return new WireStub(peer.wire.address, {
+      ...options,
+      dial: peer.tls ? this.#wireTls(this.#pins.get(peer.id)!) : undefined,
+      identity: presents ? this.#identity : undefined,
+    });
+  }
+
+  /** How this node serves its wire port: TLS with its own certificate where links to it use it. */
+  get wireTls(): { readonly cert: string; readonly key: string } | undefined {
+    if (!this.server || !this.#identity) return undefined;
+    return { cert: this.#identity.certificate.pem, key: this.#identity.keyPem };
+  }
+
+  /**
+   * The wire check that lets `method` through only from `caller` proving its pinned
+   * certificate, when this node serves TLS and pins that caller; undefined otherwise.
+   */
+  wireRequireCaller(
+    method: string,
+    caller: NodeConfig,
+    onRefused?: () => void,
+  ): WireCheck | undefined {
+    const pin = this.#pins.get(caller.id);
+    if (!this.server || !pin) return undefined;
+    const warnings = new RateLimitedLog(this.#logger);
+    const expected = pin.certificate.fingerprint;
+    return (name, call) => {
+      if (name !== method || call.fingerprint === expected) return;
+      onRefused?.();
+      const shown = call.fingerprint ? `certificate ${call.fingerprint}` : "no certificate";
+      warnings.warn(`refused ${method} from a caller without ${pin.id}'s certificate`, {
+        peer: call.peer,
+        presented: call.fingerprint ?? "none",
+        expected,
+      });
+      throw new MixnetError(
+        `${method} needs the certificate of ${pin.id} (${expected}): the caller at ${call.peer} ` +
+          `proved ${shown}`,
+        { status: "unauthenticated" },
+      );
+    };
+  }
+
+  /**
+   * Dials over TLS that accepts only `pin`'s certificate; a refusal names the peer, the
+   * fingerprint pinned and the one it presented.
+   */
+  #wireTls(pin: PinnedPeer): WireDialer {
+    return async (host, port) => {
+      const tcp = await Deno.connect({ hostname: host, port });
+      try {
+        const conn = await Deno.startTls(tcp, {
+          hostname: TLS_SERVER_NAME,
+          caCerts: [pin.certificate.pem],
+        });
+        await conn.handshake();
+        return conn;
+      } catch (cause) {
+        try {
+          tcp.close();
+        } catch {
+          // Taken over by the failed TLS connection.
+        }
+        const seen = await certificateSeen(host, port);
+        throw new MixnetError(
+          `TLS to ${pin.id} at ${host}:${port} refused: it presented ${
+            seen ? `certificate ${seen}` : "no certificate"
+          }, not the one pinned for it (${pin.certificate.fingerprint})`,
+          { status: "unavailable", cause },
+        );
+      }
+    };
   }
 
   /**

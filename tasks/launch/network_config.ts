@@ -35,8 +35,13 @@ export interface NetworkSpec {
   readonly roundTimeout?: number;
   /** Bytes; default `base`'s (or the config's own default). */
   readonly payloadSize?: number;
-  /** First port: mixes take base, base+1, …, clients follow; default free ports. */
+  /**
+   * First port: mixes take base, base+1, …, clients follow, then the mixes' wire ports; default
+   * free ports.
+   */
   readonly basePort?: number;
+  /** Whether mixes get a wire port; default true (false: every call over gRPC). */
+  readonly wire?: boolean;
   /**
    * Clients nothing will serve (a load generator holds their identities): they get placeholder
    * ports instead of free ones.
@@ -82,11 +87,17 @@ export async function writeNetworkConfig(spec: NetworkSpec = {}): Promise<string
   const baseClients = nodeIds("clients") ?? [];
   const clients = spec.clients ?? (baseClients.length || 3);
   const clientIds = Array.from({ length: clients }, (_, i) => baseClients[i] ?? `client_${i + 1}`);
+  const wire = spec.wire ?? true;
   const served = mixIds.length + (spec.unservedClients ? 0 : clients);
   const ports = spec.basePort !== undefined
     ? Array.from({ length: mixIds.length + clients }, (_, i) => spec.basePort! + i)
     : freePorts(served);
   const clientPort = (i: number) => spec.unservedClients ? 20_000 + i : ports[mixIds.length + i];
+  const wirePorts = !wire
+    ? []
+    : spec.basePort !== undefined
+    ? mixIds.map((_, i) => spec.basePort! + mixIds.length + clients + i)
+    : freePorts(mixIds.length, ports);
   const baseMessages = typeof base.messages_per_round === "number"
     ? base.messages_per_round
     : clients;
@@ -97,7 +108,11 @@ export async function writeNetworkConfig(spec: NetworkSpec = {}): Promise<string
     ...(spec.roundTimeout === undefined ? {} : { round_timeout: spec.roundTimeout }),
     dummy_payload: base.dummy_payload ?? "dummy",
     ...(spec.payloadSize === undefined ? {} : { payload_size: spec.payloadSize }),
-    mix_servers: mixIds.map((id, i) => ({ id, address: `127.0.0.1:${ports[i]}` })),
+    mix_servers: mixIds.map((id, i) => ({
+      id,
+      address: `127.0.0.1:${ports[i]}`,
+      ...(wire ? { wire_port: wirePorts[i] } : {}),
+    })),
     clients: clientIds.map((id, i) => ({ id, address: `127.0.0.1:${clientPort(i)}` })),
     keys_dir: "secret",
     data_dir: "data",
@@ -113,7 +128,10 @@ export async function writeNetworkConfig(spec: NetworkSpec = {}): Promise<string
 export interface DeriveOptions {
   /** Number of clients (ids client_1…client_N); default the base config's. */
   readonly clients?: number;
-  /** First port: mixes take base, base+1, …, clients follow; default free ports. */
+  /**
+   * First port: mixes take base, base+1, …, clients follow, then the mixes' wire ports; default
+   * free ports.
+   */
   readonly basePort?: number;
   /** Round length in seconds; default the base config's. */
   readonly roundDuration?: number;

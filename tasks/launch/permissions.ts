@@ -13,7 +13,13 @@
  *
  * @module
  */
-import { type Config, isIpLiteral, parseConfig, splitAddress } from "../../src/config/mod.ts";
+import {
+  type Config,
+  isIpLiteral,
+  type NodeConfig,
+  parseConfig,
+  splitAddress,
+} from "../../src/config/mod.ts";
 
 /** Who a permission is for: a node by role and id, the CLI, or the network task's port check. */
 export type Grantee =
@@ -29,20 +35,23 @@ export interface NetPermission {
   readonly broadBecause?: string;
 }
 
-/** The `listen` and dial addresses of `grantee` in `config`. */
+/**
+ * The `listen` and dial addresses of `grantee` in `config`, a mix's wire port included: it
+ * listens on its own and dials the next mix's, clients dial the first and last mix's.
+ */
 export function addressesOf(config: Config, grantee: Grantee): string[] {
-  if (grantee.role === "network") {
-    return [...config.mixServers, ...config.clients].map((n) => n.listen);
-  }
+  const listens = (n: NodeConfig) => [n.listen, ...(n.wire ? [n.wire.listen] : [])];
+  const dials = (n: NodeConfig) => [n.address, ...(n.wire ? [n.wire.address] : [])];
+  if (grantee.role === "network") return [...config.mixServers, ...config.clients].flatMap(listens);
   if (grantee.role === "cli") return config.clients.map((c) => c.address);
   const mixes = config.mixServers;
   const index = mixes.findIndex((m) => m.id === grantee.id);
   if (grantee.role === "mix") {
     if (index < 0) return [];
-    return [mixes[index].listen, ...(mixes[index + 1] ? [mixes[index + 1].address] : [])];
+    return [...listens(mixes[index]), ...(mixes[index + 1] ? dials(mixes[index + 1]) : [])];
   }
   const self = config.clients.find((c) => c.id === grantee.id);
-  return self ? [self.listen, mixes[0].address, mixes[mixes.length - 1].address] : [];
+  return self ? [self.listen, ...dials(mixes[0]), ...dials(mixes[mixes.length - 1])] : [];
 }
 
 /** The `--allow-net` flag `grantee` needs to run `config`. */

@@ -12,6 +12,7 @@ import { buildOnion, decodeNotice, openPayload, PayloadKind } from "../../src/on
 import {
   ClientStub,
   maxMessageBytes,
+  type MixServerCalls,
   MixServerStub,
   type PollMessagesRequest,
 } from "../../src/rpc/mod.ts";
@@ -24,6 +25,7 @@ import {
 } from "../../src/client/mod.ts";
 import type { Logger } from "../../src/log.ts";
 import { generateKeys, writeNetworkConfig } from "../../tasks/launch/mod.ts";
+import { WireStub } from "../../src/wire/mod.ts";
 import { waitUntil } from "./ports.ts";
 import { ensureTlsIdentities, testChannel } from "./tls.ts";
 
@@ -47,7 +49,7 @@ export class TestNetwork {
   readonly mixes = new Map<string, MixNode>();
   readonly clients = new Map<string, ClientNode>();
   readonly #clientStubs = new Map<string, ClientStub>();
-  readonly #stubs = new Map<string, MixServerStub>();
+  readonly #stubs = new Map<string, MixServerCalls>();
   #pollClock = Date.now();
   readonly #tokens = new Map<string, Uint8Array>();
   #clock: { epochMs: number; durationMs: number } | undefined;
@@ -151,16 +153,21 @@ export class TestNetwork {
     return Deno.readFileSync(`${this.dir}/${id}.key`);
   }
 
-  /** A stub to mix `id`. */
-  stub(id: string): MixServerStub {
+  /**
+   * A stub to mix `id`, as nodes call it: over its wire port when it has one (in the clear: the
+   * test's TLS networks are called over gRPC with the pinned certificate), else over gRPC.
+   */
+  stub(id: string): MixServerCalls {
     let stub = this.#stubs.get(id);
     if (!stub) {
       const node = this.config.mixServers.find((m) => m.id === id)!;
-      stub = new MixServerStub(node.address, {
-        maxMessageBytes: maxMessageBytes(this.config),
-        name: id,
-        credentials: testChannel(this.config, node),
-      });
+      const options = { maxMessageBytes: maxMessageBytes(this.config), name: id };
+      stub = node.wire && !node.tls
+        ? new WireStub(node.wire.address, options)
+        : new MixServerStub(node.address, {
+          ...options,
+          credentials: testChannel(this.config, node),
+        });
       this.#stubs.set(id, stub);
     }
     return stub;

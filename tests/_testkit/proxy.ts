@@ -1,7 +1,8 @@
 /**
- * A man in the middle on loopback: a gRPC server that speaks the `MixServer` service where the
- * config puts a mix, and relays every call to the real mix, which runs from a copy of the config
- * that moves it to another port. Everyone else (clients, the previous mix, the onion layers) keeps
+ * A man in the middle on loopback: a server that speaks the `MixServer` service where the config
+ * puts a mix (gRPC at its address, and the wire protocol at its wire port when it has one), and
+ * relays every call to the real mix, which runs from a copy of the config that moves it to other
+ * ports. Everyone else (clients, the previous mix, the onion layers) keeps
  * using the configured address, so the proxy sees, and may record, delay, alter or drop, every
  * call crossing that hop.
  *
@@ -10,7 +11,7 @@
  * own channel to the real mix first), then the real mix.
  */
 import { parse, stringify } from "yaml";
-import { type Config, loadConfig } from "../../src/config/mod.ts";
+import { type Config, loadConfig, type NodeConfig } from "../../src/config/mod.ts";
 import { MixnetError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
@@ -19,6 +20,7 @@ import {
   type ForwardBatchResponse,
   type ForwardMessageRequest,
   maxMessageBytes,
+  type MixServerCalls,
   type MixServerHandlers,
   MixServerStub,
   type PollMessagesRequest,
@@ -28,6 +30,7 @@ import {
   startServer,
   type WaitForStartRequest,
 } from "../../src/rpc/mod.ts";
+import { startWireServer, type WireServer, WireStub } from "../../src/wire/mod.ts";
 import type { TestNetwork } from "./network.ts";
 import { freePorts } from "./ports.ts";
 
@@ -59,8 +62,8 @@ export interface MixProxy {
   readonly address: string;
   /** Where the real mix listens. */
   readonly target: string;
-  /** A stub to the real mix, bypassing the proxy. */
-  readonly direct: MixServerStub;
+  /** A stub to the real mix, bypassing the proxy (over its wire protocol when it has one). */
+  readonly direct: MixServerCalls;
   /** Replaces the hook (undefined: relay everything unchanged). */
   hook: ProxyHook | undefined;
   /** Closes the channel to the real mix, then the server. */
@@ -68,18 +71,19 @@ export interface MixProxy {
 }
 
 /**
- * Starts a proxy on `address` relaying to `target`. Errors of the real mix reach the caller
- * with their status and reason unchanged.
+ * Starts a proxy where the config puts mix `at` (its address, and its wire port if it has one)
+ * relaying to the same mix relocated to `target`. Errors of the real mix reach the caller with
+ * their status and reason unchanged.
  */
 export async function startMixProxy(
-  address: string,
-  target: string,
+  at: NodeConfig,
+  target: NodeConfig,
   options: { maxMessageBytes: number; hook?: ProxyHook },
 ): Promise<MixProxy> {
-  const direct = new MixServerStub(target, {
-    maxMessageBytes: options.maxMessageBytes,
-    name: `real mix at ${target}`,
-  });
+  const stubOptions = { maxMessageBytes: options.maxMessageBytes, name: `real mix ${target.id}` };
+  const direct: MixServerCalls = target.wire
+    ? new WireStub(target.wire.address, stubOptions)
+    : new MixServerStub(target.address, stubOptions);
   const relayTo = (method: MixMethod) => (request: unknown): Promise<unknown> => {
     const call = {
       ForwardMessage: () => direct.forwardMessage(request as ForwardMessageRequest),
@@ -98,13 +102,15 @@ export async function startMixProxy(
       throw error;
     });
   };
+  let wire: WireServer | undefined;
   const proxy: MixProxy = {
-    address,
-    target,
+    address: at.address,
+    target: target.address,
     direct,
     hook: options.hook,
     async close() {
       direct.close();
+      await wire?.close();
       await server.close(0);
     },
   };
@@ -123,35 +129,43 @@ export async function startMixProxy(
     for await (const chunk of chunks) answer = await handle("ForwardBatch")(chunk);
     return answer as ForwardBatchResponse;
   };
-  const server: RpcServer = await startServer(address, {
+  const server: RpcServer = await startServer(at.address, {
     mix: handlers,
     maxMessageBytes: options.maxMessageBytes,
   });
+  if (at.wire) {
+    wire = startWireServer(at.wire.address, {
+      handlers,
+      maxMessageBytes: options.maxMessageBytes,
+    });
+  }
   return proxy;
 }
 
 /**
- * Writes a copy of the network's config in which mix `id` listens on a fresh port (everything
- * else unchanged: keys, data and the addresses its peers use, unless `settings` replaces
- * top-level keys such as `data_dir`), and loads it.
+ * Writes a copy of the network's config in which mix `id` listens on fresh ports, its address
+ * and its wire port if it has one (everything else unchanged: keys, data and the addresses its
+ * peers use, unless `settings` replaces top-level keys such as `data_dir`), and loads it.
  */
 export async function relocateMix(
   net: TestNetwork,
   id: string,
   settings: Record<string, unknown> = {},
-): Promise<{ config: Config; path: string; address: string }> {
+): Promise<{ config: Config; path: string; address: string; node: NodeConfig }> {
   const document = { ...parse(await Deno.readTextFile(net.configPath)), ...settings };
   // Not a port of the config: those of nodes not started yet are free too.
-  const taken = [...net.config.mixServers, ...net.config.clients].map((n) =>
-    Number(n.address.split(":").pop())
+  const taken = [...net.config.mixServers, ...net.config.clients].flatMap((n) =>
+    [n.address, ...(n.wire ? [n.wire.address] : [])].map((a) => Number(a.split(":").pop()))
   );
-  const [port] = freePorts(1, taken);
+  const [port, wirePort] = freePorts(2, taken);
   const address = `127.0.0.1:${port}`;
   const mix = document.mix_servers.find((m: { id: string }) => m.id === id);
   mix.address = address;
+  if (mix.wire_port !== undefined) mix.wire_port = wirePort;
   const path = `${net.dir}/config-${id}-relocated.yaml`;
   await Deno.writeTextFile(path, stringify(document));
-  return { config: await loadConfig(path), path, address };
+  const config = await loadConfig(path);
+  return { config, path, address, node: config.mixServers.find((m) => m.id === id)! };
 }
 
 /** A mix of the test network running behind a proxy at its configured address. */
@@ -171,7 +185,7 @@ export async function startProxiedMix(
   id: string,
   options: { hook?: ProxyHook; outputDir?: string; settings?: Record<string, unknown> } = {},
 ): Promise<ProxiedMix> {
-  const { config, address } = await relocateMix(net, id, options.settings);
+  const { config, node: target } = await relocateMix(net, id, options.settings);
   const node = await startMix({
     config,
     id,
@@ -181,8 +195,8 @@ export async function startProxiedMix(
     workers: 1,
     outputDir: options.outputDir,
   });
-  const configured = net.config.mixServers.find((m) => m.id === id)!.address;
-  const proxy = await startMixProxy(configured, address, {
+  const configured = net.config.mixServers.find((m) => m.id === id)!;
+  const proxy = await startMixProxy(configured, target, {
     maxMessageBytes: maxMessageBytes(net.config),
     hook: options.hook,
   });

@@ -8,7 +8,7 @@ import {
   type ForwardBatchRequest,
   grpc,
   maxMessageBytes,
-  type MixServerStub,
+  type MixServerCalls,
   RpcError,
 } from "../../src/rpc/mod.ts";
 
@@ -18,7 +18,7 @@ function signed(net: TestNetwork, as: KeyPair, to: string, request: ForwardBatch
   return copy;
 }
 
-async function deniedBatch(stub: MixServerStub, request: ForwardBatchRequest, reason: RegExp) {
+async function deniedBatch(stub: MixServerCalls, request: ForwardBatchRequest, reason: RegExp) {
   const error = await stub.forwardBatch(request).then(() => undefined, (e) => e);
   assert.ok(error instanceof RpcError, `a forged batch was accepted: ${String(error)}`);
   assert.equal(error.code, grpc.status.PERMISSION_DENIED, error.message);
@@ -44,7 +44,7 @@ Deno.test("a process that is not mix_1 cannot make mix_2 accept a batch: wrong i
   let proxy: MixProxy | undefined;
   try {
     await Promise.all([mix3Process.ready(), mix2Process.ready()]);
-    proxy = await startMixProxy(net.config.mixServers[1].address, relocated.address, {
+    proxy = await startMixProxy(net.config.mixServers[1], relocated.node, {
       maxMessageBytes: maxMessageBytes(net.config),
       hook: (method, request, relay) => {
         if (method === "ForwardBatch") {

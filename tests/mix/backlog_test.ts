@@ -3,6 +3,7 @@ import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
 import { startServer } from "../../src/rpc/mod.ts";
+import { startWireServer } from "../../src/wire/mod.ts";
 import { type ForwardBatchRequest, grpc } from "../../src/rpc/mod.ts";
 import { maxMessageBytes } from "../../src/rpc/mod.ts";
 
@@ -11,18 +12,18 @@ Deno.test("rounds arriving faster than a mix can peel are all processed, in orde
   // mix_3 is a recorder: it sees what mix_2 forwards.
   const received: number[] = [];
   const sizes: number[] = [];
-  const mix3 = await startServer(net.config.mixServers[2].address, {
-    maxMessageBytes: maxMessageBytes(net.config),
-    mix: {
-      async ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>) {
-        for await (const chunk of chunks) {
-          received.push(chunk.round);
-          sizes.push(chunk.packets.length);
-        }
-        return { status: "stored" };
-      },
-    } as never,
-  });
+  const recorder = {
+    async ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>) {
+      for await (const chunk of chunks) {
+        received.push(chunk.round);
+        sizes.push(chunk.packets.length);
+      }
+      return { status: "stored" };
+    },
+  } as never;
+  const options = { maxMessageBytes: maxMessageBytes(net.config), handlers: recorder };
+  const mix3 = await startServer(net.config.mixServers[2].address, { ...options, mix: recorder });
+  const mix3Wire = startWireServer(net.config.mixServers[2].wire!.address, options);
   try {
     const mix2 = await net.startMix("mix_2", { workers: 1 });
     const asMix1 = new PeerMac(net.box, net.keys.get("mix_1")!);
@@ -77,5 +78,6 @@ Deno.test("rounds arriving faster than a mix can peel are all processed, in orde
   } finally {
     await net.close();
     await mix3.close(0);
+    await mix3Wire.close();
   }
 });
