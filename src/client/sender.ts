@@ -34,6 +34,8 @@ export class Sender {
   readonly #onDenied: () => void;
   readonly #stop = new AbortController();
   #round: number;
+  /** The round the first mix said to send in next, when it paused the ones before. */
+  #resumeAt = 0;
   #done: Promise<void> = Promise.resolve();
 
   /**
@@ -102,7 +104,7 @@ export class Sender {
         this.#ctx.metrics.count("rounds.missed", current - round - 1);
         this.#ctx.logger.warn("fell behind the round clock", { missed: current - round - 1 });
       }
-      this.#round = Math.max(round + 1, current);
+      this.#round = Math.max(round + 1, current, this.#resumeAt);
     }
   }
 
@@ -180,6 +182,7 @@ export class Sender {
     const started = nowMs();
     if (plan.kind === "loop") this.#loops.sending(plan.id, round);
     let failed: unknown;
+    let nextRound: number | undefined;
     try {
       await retry(async (attempt) => {
         const packet = attempt === 1 ? first : this.#build(plan);
@@ -189,9 +192,10 @@ export class Sender {
           // A slow answer is still worth waiting for: a late packet is refused, never lost.
           // Not cancelled on stop: a cancelled stream followed by the peer's shutdown can
           // crash Deno 2.9.6 (denoland/deno#36788), and the call is bounded anyway.
-          await this.#link.forward(round, packet, {
+          const answer = await this.#link.forward(round, packet, {
             timeoutMs: Math.max(2000, deadline - Date.now()),
           });
+          nextRound = answer.next_round || undefined;
         } catch (error) {
           // An earlier attempt of this round reached the mix and only its answer was lost.
           const stored = error instanceof RpcError && error.code === grpc.status.ALREADY_EXISTS;
@@ -223,6 +227,8 @@ export class Sender {
       return;
     }
     this.#sent(round, plan, started);
+    // While the cascade is behind, the first mix pauses rounds: every client skips them.
+    if (nextRound !== undefined && nextRound > round + 1) this.#resumeAt = nextRound;
   }
 
   #sent(round: number, plan: Plan, started: number): void {

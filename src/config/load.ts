@@ -59,6 +59,8 @@ export interface Config {
   readonly mailboxCapacity: number;
   /** A client sends one loop to itself per this many rounds (0: none). */
   readonly loopEvery: number;
+  /** Rounds the cascade may be behind before every client skips rounds. */
+  readonly maxBacklogRounds: number;
   /** Bytes of message every packet carries (messages are padded to it). */
   readonly payloadSize: number;
   /** The cascade, in order: the first receives from clients, the last holds mailboxes. */
@@ -151,6 +153,7 @@ export function parseConfig(text: string, path: string): Config {
     fetchSize: raw.fetch_size,
     mailboxCapacity: raw.mailbox_capacity,
     loopEvery: raw.loop_every,
+    maxBacklogRounds: raw.max_backlog_rounds,
     mixServers: freezeNodes(raw.mix_servers),
     clients: freezeNodes(raw.clients),
     keysDir: within(raw.keys_dir),

@@ -44,6 +44,11 @@ export interface BatchIntakeOptions {
   ) => void;
   /** Called with each newly stored round. */
   readonly onReceived: (round: number) => void;
+  /**
+   * The last round stored at the last mix as this mix knows it (its own at the last mix), told
+   * to the previous mix with every answer (see pacer.ts).
+   */
+  readonly cascadeRound: () => number;
   readonly metrics: Metrics<RoundRecord>;
 }
 
@@ -78,7 +83,7 @@ export class BatchIntake {
       : statuses.size === 1 && statuses.has("duplicate")
       ? "duplicate"
       : "partial";
-    return { status };
+    return { status, cascade_round: this.#o.cascadeRound() };
   }
 
   async #receiveChunk(request: ForwardBatchRequest): Promise<ChunkStatus> {

@@ -13,6 +13,7 @@ import type { Metrics } from "../metrics.ts";
 import type { ForwardMessageRequest } from "../rpc/mod.ts";
 import { nowMs, type RoundClock } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
+import type { Pacer } from "./pacer.ts";
 import type { RoundRecord } from "./processor.ts";
 import type { Registry } from "./registry.ts";
 import type { MixStore } from "./store.ts";
@@ -42,6 +43,8 @@ export interface CollectorOptions {
   ) => void;
   /** Called with each round as it closes, in order. */
   readonly onClosed: (round: number) => void;
+  /** Stretches rounds when the cascade is behind (see pacer.ts); none: every round runs. */
+  readonly pacer?: Pacer;
   /** Most bytes of packets held in rounds not yet processed (backpressure). */
   readonly maxQueuedBytes: number;
   readonly metrics: Metrics<RoundRecord>;
@@ -112,11 +115,12 @@ export class Collector {
   }
 
   /**
-   * Accepts a client's packet for a round, durably.
+   * Accepts a client's packet for a round, durably; returns the round the client sends in next
+   * (later than the next one while the cascade is behind).
    *
    * @throws {MixnetError} with a precise status for every reason a packet is refused.
    */
-  async accept(request: ForwardMessageRequest): Promise<void> {
+  async accept(request: ForwardMessageRequest): Promise<number> {
     const { registry, store } = this.#o;
     const clock = this.#clock;
     const id = request.client_id;
@@ -171,6 +175,14 @@ export class Collector {
         `Packet from ${id} refused: round ${round} is closed (current round ${current})`,
       );
     }
+    if (this.#o.pacer?.isPaused(round)) {
+      this.#refuse(
+        "paused",
+        "failed-precondition",
+        `Packet from ${id} refused: round ${round} is paused while the cascade catches up; ` +
+          "send in the round the last acknowledgement named",
+      );
+    }
     if (round > current + 1) {
       this.#refuse(
         "future-round",
@@ -200,7 +212,9 @@ export class Collector {
     this.#queuedBytes += request.payload.length;
     this.#o.metrics.count("accepted");
     this.#o.onAccepted?.(round, id, request.payload, arrivedMs);
+    const next = this.#o.pacer?.nextRound(round, this.#lastClosed) ?? round + 1;
     this.#closeDue();
+    return next;
   }
 
   #refuse(reason: string, status: ErrorStatus, message: string): never {
@@ -232,7 +246,8 @@ export class Collector {
     this.#closedSenders.set(round, this.#senders.get(round) ?? new Set());
     this.#closedSenders.delete(round - RECENT_CLOSED_ROUNDS);
     this.#senders.delete(round);
-    this.#o.onClosed(round);
+    // A paused round holds nothing (its packets were refused): nothing to process or cover.
+    if (!this.#o.pacer?.isPaused(round)) this.#o.onClosed(round);
   }
 
   #markClosed(round: number): void {

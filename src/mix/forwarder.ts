@@ -37,6 +37,11 @@ export interface ForwarderOptions {
   readonly logger: Logger;
   /** Deadline of one attempt, connecting included (see rpc/limits.ts forwardTimeoutMs). */
   readonly timeoutMs: number;
+  /**
+   * Told, with every acknowledged batch, the last round the last mix has stored as the next
+   * mix knows it (see pacer.ts).
+   */
+  readonly onCascadeRound?: (round: number) => void;
 }
 
 /** Sends the outbox to the next mix until stopped. */
@@ -104,6 +109,7 @@ export class Forwarder {
     const started = performance.now();
     let chunks: ForwardBatchRequest[] | undefined;
     let attempts = 0;
+    let answer: { cascade_round?: number } | undefined;
     try {
       // One call streams every chunk; after a failure the whole call is made again (the next
       // mix stores each chunk once, however often it arrives). Never given up: the batch holds
@@ -114,7 +120,7 @@ export class Forwarder {
         chunks ??= this.#sign(round, packets, await o.nextPublicKey());
         // Not cancelled on stop (see Sender#send): a stop waits for the attempt in flight,
         // which waits at most CONNECT_WAIT_MS for a next mix that is down.
-        return o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });
+        answer = await o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });
       }, {
         signal,
         reconnected: (untilMs) => o.stub.reconnected(untilMs),
@@ -128,6 +134,7 @@ export class Forwarder {
       if (error instanceof Stopped) return false;
       throw error;
     }
+    if (answer?.cascade_round !== undefined) o.onCascadeRound?.(answer.cascade_round);
     const forwardMs = Math.round((performance.now() - started) * 1000) / 1000;
     o.metrics.record({
       event: "forward",

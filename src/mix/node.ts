@@ -32,6 +32,7 @@ import { BatchIntake } from "./batch_intake.ts";
 import { Collector } from "./collector.ts";
 import { Forwarder } from "./forwarder.ts";
 import { Mailboxes } from "./mailbox.ts";
+import { Pacer } from "./pacer.ts";
 import { Peeler, worthPeelingAlone } from "./peeler.ts";
 import { RoundProcessor, type RoundRecord } from "./processor.ts";
 import { Registry } from "./registry.ts";
@@ -124,6 +125,11 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   });
   const stopping = new AbortController();
 
+  /** The last round stored at the last mix, as the next mix last said (-1: nothing yet). */
+  let cascadeRound = -1;
+  const pacer = index === 0
+    ? new Pacer({ maxBacklog: config.maxBacklogRounds, metrics, logger })
+    : undefined;
   const nextStub = next &&
     transport.mixStub(next, { maxMessageBytes: limit, name: `${next.id} (${next.address})` });
   const forwarder = next &&
@@ -137,6 +143,10 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       metrics,
       logger,
       timeoutMs: forwardTimeoutMs(config),
+      onCascadeRound: (round) => {
+        cascadeRound = Math.max(cascadeRound, round);
+        pacer?.cascadeStored(round);
+      },
     });
   const processor = new RoundProcessor({
     store,
@@ -196,6 +206,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
           processor.prepare(round, `client ${client}`, [packet], arrivedMs, { offThread: true })
         : undefined,
       maxQueuedBytes: config.maxQueuedBytes,
+      pacer,
       metrics,
       logger,
     });
@@ -211,6 +222,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       onChunk: (round, chunk, packets, arrivedMs) =>
         processor.prepare(round, `chunk ${chunk}`, packets, arrivedMs),
       onReceived: (round) => processor.enqueue(round),
+      // The last mix knows its own progress; the others what their next mix last said.
+      cascadeRound: () => next ? cascadeRound : store.lastProcessed(),
       metrics,
     });
   const mailboxes = next ? undefined : new Mailboxes({
@@ -242,8 +255,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     async ForwardMessage(request) {
       checkServing();
       if (!collector) notHere("ForwardMessage", firstOnly);
-      await collector!.accept(request);
-      return { status: "ok" };
+      const next = await collector!.accept(request);
+      return { status: "ok", next_round: next };
     },
     async Register(request) {
       checkServing();

@@ -15,6 +15,8 @@ export interface ForwardMessageRequest {
 /** Answer to {@link ForwardMessageRequest}. */
 export interface ForwardMessageResponse {
   status: string;
+  /** The round the client's next packet goes in (rounds before it are skipped by everyone). */
+  next_round?: number;
 }
 /** A mailbox fetch at the last mix. */
 export interface PollMessagesRequest {
@@ -71,6 +73,8 @@ export interface ForwardBatchRequest {
 /** Answer to {@link ForwardBatchRequest}. */
 export interface ForwardBatchResponse {
   status: string;
+  /** The last round stored at the last mix, as far as the answering mix knows (-1: none). */
+  cascade_round?: number;
 }
 /** A user's message to queue. */
 export interface PrepareMessageRequest {

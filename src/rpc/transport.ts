@@ -173,6 +173,8 @@ export class NodeTransport {
   #wireTls(pin: PinnedPeer): WireDialer {
     return async (host, port) => {
       const tcp = await Deno.connect({ hostname: host, port });
+      // Kept by the TLS connection: its frames must not wait on the peer's ACK either.
+      tcp.setNoDelay(true);
       try {
         const conn = await Deno.startTls(tcp, {
           hostname: TLS_SERVER_NAME,

@@ -47,7 +47,12 @@ interface Connection {
   readonly pending: Map<number, Pending>;
 }
 
-const tcp: WireDialer = (hostname, port) => Deno.connect({ hostname, port });
+/** Plain TCP, without Nagle's algorithm: a call's frames must not wait on the peer's ACK. */
+const tcp: WireDialer = async (hostname, port) => {
+  const conn = await Deno.connect({ hostname, port });
+  conn.setNoDelay(true);
+  return conn;
+};
 
 /** A wire connection to one peer. */
 export class WireChannel {

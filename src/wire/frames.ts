@@ -159,9 +159,16 @@ function truncated(): MixnetError {
   });
 }
 
-/** Writes frames to a connection, one after another. */
+/**
+ * Writes frames to a connection, in order. Frames queued while a write is under way go out
+ * together in the next one, small ones copied into one buffer: a client stream's frames and a
+ * burst of answers cost one system call, and never wait on Nagle's algorithm for each other.
+ */
 export class FrameWriter {
   readonly #conn: WireConn;
+  #queued: Uint8Array[] = [];
+  /** The write that will take what is queued now, once the one before it is done. */
+  #next: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
 
   /** Writes to `conn`. */
@@ -172,7 +179,8 @@ export class FrameWriter {
   /**
    * Queues a frame whose payload is the concatenation of `parts`; resolves once it is written.
    *
-   * @throws {Error} the connection's error when it cannot be written.
+   * @throws {Error} the connection's error when it cannot be written (and for every frame
+   * after: the connection is unusable).
    */
   frame(kind: FrameKind, call: number, ...parts: Uint8Array[]): Promise<void> {
     const size = parts.reduce((n, p) => n + p.length, 0);
@@ -181,29 +189,49 @@ export class FrameWriter {
     view.setUint32(0, size + 5);
     view.setUint8(4, kind);
     view.setUint32(5, call);
-    return this.#enqueue(async () => {
-      if (size <= COALESCE_BYTES) {
-        const whole = new Uint8Array(HEADER_BYTES + size);
-        whole.set(header);
-        let offset = HEADER_BYTES;
-        for (const part of parts) {
-          whole.set(part, offset);
-          offset += part.length;
-        }
-        await writeAll(this.#conn, whole);
-      } else {
-        await writeAll(this.#conn, header);
-        for (const part of parts) await writeAll(this.#conn, part);
-      }
-    });
+    this.#queued.push(header, ...parts);
+    if (!this.#next) {
+      this.#next = this.#tail.then(() => {
+        const chunks = this.#queued;
+        this.#queued = [];
+        this.#next = undefined;
+        return writeChunks(this.#conn, chunks);
+      });
+      this.#tail = this.#next;
+    }
+    return this.#next;
   }
+}
 
-  #enqueue(write: () => Promise<void>): Promise<void> {
-    const done = this.#tail.then(write);
-    // A failed write fails every later one too: the connection is unusable.
-    this.#tail = done;
-    return done;
+/** Writes `chunks` in order: runs of small ones copied into one buffer, large ones as they are. */
+async function writeChunks(conn: WireConn, chunks: readonly Uint8Array[]): Promise<void> {
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flush = async () => {
+    if (run.length === 0) return;
+    const joined = run.length === 1 ? run[0] : new Uint8Array(runBytes);
+    if (run.length > 1) {
+      let offset = 0;
+      for (const chunk of run) {
+        joined.set(chunk, offset);
+        offset += chunk.length;
+      }
+    }
+    run = [];
+    runBytes = 0;
+    await writeAll(conn, joined);
+  };
+  for (const chunk of chunks) {
+    if (chunk.length > COALESCE_BYTES) {
+      await flush();
+      await writeAll(conn, chunk);
+      continue;
+    }
+    run.push(chunk);
+    runBytes += chunk.length;
+    if (runBytes >= COALESCE_BYTES) await flush();
   }
+  await flush();
 }
 
 /** Writes all of `bytes` (a connection may take them in parts). */

@@ -60,6 +60,8 @@ export function startWireServer(address: string, options: WireServerOptions): Wi
   let closed = false;
   const serving = (async () => {
     for await (const conn of listener) {
+      // Answers must not wait on the caller's ACK (a TLS connection offers no such switch).
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       connections.add(conn);
       acceptWire(conn, options).finally(() => connections.delete(conn));
     }
