@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { type Config, loadConfig } from "../../src/config/mod.ts";
+import { type Config, loadConfig, type NodeConfig } from "../../src/config/mod.ts";
 import { CascadeLink, type ClientNode, startClient } from "../../src/client/mod.ts";
 import { createSealedBox, type KeyPair, PeerMac, type SealedBox } from "../../src/crypto/mod.ts";
 import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
 import { createLogger, type LogRecord, silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
+import { WireStub } from "../../src/wire/mod.ts";
 import { generateKeys, NodeProcess, writeNetworkConfig } from "../launch/mod.ts";
 
 /** Shape of a benchmark network. */
@@ -168,14 +169,16 @@ export function simulateClients(
   timeoutMs: number,
 ): SimulatedClients {
   const { config, keys } = net;
-  const stub = (mix: { id: string; address: string }) => ({
-    stub: new MixServerStub(mix.address, {
-      maxMessageBytes: maxMessageBytes(config),
-      name: mix.id,
-      timeoutMs,
-    }),
-    publicKey: keys.get(mix.id)!.publicKey,
-  });
+  // As the clients would call the mixes: over their wire ports where they have them.
+  const stub = (mix: NodeConfig) => {
+    const options = { maxMessageBytes: maxMessageBytes(config), name: mix.id, timeoutMs };
+    return {
+      stub: mix.wire
+        ? new WireStub(mix.wire.address, options)
+        : new MixServerStub(mix.address, options),
+      publicKey: keys.get(mix.id)!.publicKey,
+    };
+  };
   const first = stub(config.mixServers[0]);
   const last = stub(config.mixServers[config.mixServers.length - 1]);
   const links = new Map(config.clients.map((c) => [
