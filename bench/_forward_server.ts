@@ -8,7 +8,7 @@
  */
 import { MixnetError } from "../src/errors.ts";
 import { flag, parseFlags } from "../src/flags.ts";
-import { type MixServerHandlers, startServer } from "../src/rpc/mod.ts";
+import { batchPackets, type MixServerHandlers, startServer } from "../src/rpc/mod.ts";
 
 const unused = () => Promise.reject(new MixnetError("Not served here", { status: "not-found" }));
 const handlers: MixServerHandlers = {
@@ -18,7 +18,7 @@ const handlers: MixServerHandlers = {
   WaitForStart: unused,
   async ForwardBatch(chunks) {
     let packets = 0;
-    for await (const chunk of chunks) packets += chunk.packets.length;
+    for await (const chunk of chunks) packets += batchPackets(chunk).length;
     return { status: `received ${packets}` };
   },
 };

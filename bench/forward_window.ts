@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { flag, parseFlags } from "../src/flags.ts";
-import { chunkBatch, MixServerStub, RECEIVE_WINDOW_BYTES } from "../src/rpc/mod.ts";
+import { MixServerStub, packChunks, RECEIVE_WINDOW_BYTES } from "../src/rpc/mod.ts";
 import { childEnv } from "../tasks/launch/mod.ts";
 
 const WINDOWS = { "64 KB": 65_535, "16 MiB": RECEIVE_WINDOW_BYTES };
@@ -47,10 +47,12 @@ const receivers = await Promise.all(Object.values(WINDOWS).map(receiver));
 try {
   const mac = new Uint8Array(32);
   for (const { label, count, bytes } of BATCHES) {
-    const chunks = chunkBatch(Array.from({ length: count }, () => new Uint8Array(bytes).fill(1)));
-    const requests = chunks.map((packets, chunk) => ({
+    const chunks = packChunks(Array.from({ length: count }, () => new Uint8Array(bytes).fill(1)));
+    const requests = chunks.map(({ packed, packetBytes }, chunk) => ({
       round: 1,
-      packets,
+      packets: [],
+      packed,
+      packet_bytes: packetBytes,
       mix_id: "mix_1",
       mac,
       chunk,

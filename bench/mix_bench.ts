@@ -16,7 +16,7 @@ import {
 import { silentLogger } from "../src/log.ts";
 import { type MixNode, startMix } from "../src/mix/mod.ts";
 import { buildOnion, PayloadKind, peelLayer } from "../src/onion/mod.ts";
-import { chunkBatch, maxMessageBytes, MixServerStub } from "../src/rpc/mod.ts";
+import { maxMessageBytes, MixServerStub, packChunks } from "../src/rpc/mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "mixnet-mix-bench-" });
 const ports = Array.from({ length: 4 }, () => {
@@ -84,11 +84,13 @@ for (const size of [100, 1000]) {
       const packets = Array.from({ length: size }, layerFor);
       const r = round++;
       b.start();
-      const chunks = chunkBatch(packets);
-      for (const [chunk, part] of chunks.entries()) {
+      const chunks = packChunks(packets);
+      for (const [chunk, { packed, packetBytes }] of chunks.entries()) {
         const request = {
           round: r,
-          packets: part,
+          packets: [],
+          packed,
+          packet_bytes: packetBytes,
           mix_id: "mix_0",
           mac: new Uint8Array(),
           chunk,

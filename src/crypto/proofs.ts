@@ -44,14 +44,19 @@ export function batchProof(
     mix_id: string;
     round: number;
     packets: readonly Uint8Array[];
+    packed?: Uint8Array;
+    packet_bytes?: number;
     chunk?: number;
     chunks?: number;
   },
 ): [string, ...MacField[]] {
-  return ["batch", r.mix_id, r.round, r.chunk ?? 0, r.chunks || 1, batchDigest(r.packets)];
+  const digest = r.packed && r.packed.length > 0
+    ? packedDigest(r.packed, r.packet_bytes ?? 0)
+    : batchDigest(r.packets);
+  return ["batch", r.mix_id, r.round, r.chunk ?? 0, r.chunks || 1, digest];
 }
 
-/** SHA-256 over the length-prefixed packets of a batch. */
+/** SHA-256 over the length-prefixed packets of a batch sent one by one. */
 export function batchDigest(packets: readonly Uint8Array[]): Uint8Array {
   const hash = createHash("sha256");
   const length = new Uint8Array(4);
@@ -62,4 +67,16 @@ export function batchDigest(packets: readonly Uint8Array[]): Uint8Array {
     hash.update(packet);
   }
   return new Uint8Array(hash.digest());
+}
+
+/**
+ * SHA-256 over a packed batch: the word 0xFFFFFFFF (no packet is that long, so no one-by-one
+ * digest's input starts with it), the packet size, then the packets end to end, in one update.
+ */
+export function packedDigest(packed: Uint8Array, packetBytes: number): Uint8Array {
+  const header = new Uint8Array(8);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, 0xffff_ffff);
+  view.setUint32(4, packetBytes);
+  return new Uint8Array(createHash("sha256").update(header).update(packed).digest());
 }

@@ -9,7 +9,12 @@
 import { batchProof, type KeyDirectory, type PeerMac } from "../crypto/mod.ts";
 import { MixnetError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ForwardBatchRequest, ForwardBatchResponse } from "../rpc/mod.ts";
+import {
+  batchPackets,
+  type ForwardBatchRequest,
+  type ForwardBatchResponse,
+  packChunks,
+} from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
 import type { RoundRecord } from "./processor.ts";
@@ -110,9 +115,16 @@ export class BatchIntake {
         status: "invalid-argument",
       });
     }
-    if (request.packets.length > this.#o.maxPackets) {
+    const packets = batchPackets(request);
+    if (packets.length > this.#o.maxPackets) {
       throw new MixnetError(
-        `ForwardBatch for round ${request.round} refused: ${request.packets.length} packets, at most ${this.#o.maxPackets} expected`,
+        `ForwardBatch for round ${request.round} refused: ${packets.length} packets, at most ${this.#o.maxPackets} expected`,
+        { status: "invalid-argument" },
+      );
+    }
+    if (packets.some((p) => p.length !== packets[0].length)) {
+      throw new MixnetError(
+        `ForwardBatch for round ${request.round} refused: its packets differ in length`,
         { status: "invalid-argument" },
       );
     }
@@ -125,9 +137,12 @@ export class BatchIntake {
       );
     }
     const arrivedMs = nowMs();
-    const status = store.receiveChunk(request.round, chunk, chunks, request.packets, arrivedMs);
+    const packed = request.packed?.length
+      ? { packed: request.packed, packetBytes: request.packet_bytes! }
+      : packChunks(packets)[0] ?? { packed: new Uint8Array(), packetBytes: 0 };
+    const status = store.receiveChunk(request.round, chunk, chunks, packed, arrivedMs);
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
-    else this.#o.onChunk?.(request.round, chunk, request.packets, arrivedMs);
+    else this.#o.onChunk?.(request.round, chunk, packets, arrivedMs);
     if (status === "stored") this.#o.onReceived(request.round);
     return status;
   }

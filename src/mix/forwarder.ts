@@ -10,10 +10,10 @@ import { batchProof, type PeerMac } from "../crypto/mod.ts";
 import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import {
-  chunkBatch,
   type ForwardBatchRequest,
   logRetry,
   type MixServerCalls,
+  type PackedChunk,
   retry,
   RETRY_LOG_INTERVAL_MS,
   Stopped,
@@ -81,18 +81,19 @@ export class Forwarder {
         this.#wake = undefined;
         continue;
       }
-      if (await this.#send(batch.round, batch.packets, signal)) store.forwarded(batch.round);
+      if (await this.#send(batch.round, batch.chunks, signal)) store.forwarded(batch.round);
       else logger.info("stopped with a round unsent", { round: batch.round });
     }
   }
 
-  /** The round as chunks of bounded size, each authenticated to the next mix. */
-  #sign(round: number, packets: Uint8Array[], nextKey: Uint8Array): ForwardBatchRequest[] {
-    const parts = chunkBatch(packets);
-    return parts.map((packets, chunk) => {
+  /** The round's chunks (as the outbox keeps them), each authenticated to the next mix. */
+  #sign(round: number, parts: PackedChunk[], nextKey: Uint8Array): ForwardBatchRequest[] {
+    return parts.map(({ packed, packetBytes }, chunk) => {
       const request: ForwardBatchRequest = {
         round,
-        packets,
+        packets: [],
+        packed,
+        packet_bytes: packetBytes,
         mix_id: this.#options.id,
         mac: new Uint8Array(),
         chunk,
@@ -104,7 +105,7 @@ export class Forwarder {
   }
 
   /** Sends one round until acknowledged; false when stopped first. */
-  async #send(round: number, packets: Uint8Array[], signal: AbortSignal): Promise<boolean> {
+  async #send(round: number, parts: PackedChunk[], signal: AbortSignal): Promise<boolean> {
     const o = this.#options;
     const started = performance.now();
     let chunks: ForwardBatchRequest[] | undefined;
@@ -117,7 +118,7 @@ export class Forwarder {
       // is fixed.
       await retry(async (attempt) => {
         attempts = attempt;
-        chunks ??= this.#sign(round, packets, await o.nextPublicKey());
+        chunks ??= this.#sign(round, parts, await o.nextPublicKey());
         // Not cancelled on stop (see Sender#send): a stop waits for the attempt in flight,
         // which waits at most CONNECT_WAIT_MS for a next mix that is down.
         answer = await o.stub.forwardBatch(chunks, { timeoutMs: o.timeoutMs });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { packChunks, type PackedChunk, packetCount, unpack } from "../rpc/batch.ts";
 import { addColumn, type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
 import type { StatementSync } from "node:sqlite";
 
@@ -76,6 +77,12 @@ export class MixStore {
     this.#db = openDatabase(path, SCHEMA, options.packetBytes ?? 0);
     this.#mailboxCapacity = options.mailboxCapacity ?? Number.MAX_SAFE_INTEGER;
     addColumn(this.#db, "mailbox", "sent_in", "BLOB");
+    // A row of the inbox or outbox holds `packets` packets of `packet_bytes` end to end (a
+    // chunk of a batch); rows of an older version hold one packet each.
+    for (const table of ["inbox", "outbox"]) {
+      addColumn(this.#db, table, "packets", "INTEGER NOT NULL DEFAULT 1");
+      addColumn(this.#db, table, "packet_bytes", "INTEGER");
+    }
     if (this.getMeta("public_key") !== publicKeyText) {
       transaction(this.#db, () => {
         this.#db.exec("DELETE FROM tags");
@@ -132,16 +139,16 @@ export class MixStore {
   }
 
   /**
-   * Stores one chunk of a round's batch from the previous mix, in the inbox; the round counts
-   * as received (see {@link receivedRounds}) once all `chunks` are in. Returns `"stored"` when
-   * this chunk completed the round, `"partial"` while chunks are missing, and `"duplicate"` for
-   * a round already received or a chunk already stored.
+   * Stores one chunk of a round's batch from the previous mix, in the inbox, as one row; the
+   * round counts as received (see {@link receivedRounds}) once all `chunks` are in. Returns
+   * `"stored"` when this chunk completed the round, `"partial"` while chunks are missing, and
+   * `"duplicate"` for a round already received or a chunk already stored.
    */
   receiveChunk(
     round: number,
     chunk: number,
     chunks: number,
-    packets: readonly Uint8Array[],
+    packed: PackedChunk,
     arrivedMs: number,
   ): "stored" | "partial" | "duplicate" {
     return transaction(this.#db, () => {
@@ -149,10 +156,17 @@ export class MixStore {
       const fresh = this.#sql("INSERT OR IGNORE INTO staged_chunks (round, chunk) VALUES (?, ?)")
         .run(round, chunk);
       if (fresh.changes === 0) return "duplicate";
-      const insert = this.#sql(
-        "INSERT INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
+      this.#sql(
+        `INSERT INTO inbox (round, slot, packet, arrived_ms, packets, packet_bytes)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(
+        round,
+        `${chunk}`,
+        packed.packed,
+        arrivedMs,
+        packetCount(packed),
+        packed.packetBytes,
       );
-      packets.forEach((packet, i) => insert.run(round, `${chunk}.${i}`, packet, arrivedMs));
       const staged = Number(
         this.#sql("SELECT COUNT(*) AS n FROM staged_chunks WHERE round = ?").get(round)!.n,
       );
@@ -187,17 +201,19 @@ export class MixStore {
 
   /** How many packets a round has in the inbox. */
   inboxCount(round: number): number {
-    return Number(this.#sql("SELECT COUNT(*) AS n FROM inbox WHERE round = ?").get(round)!.n);
+    return Number(
+      this.#sql("SELECT COALESCE(SUM(packets), 0) AS n FROM inbox WHERE round = ?").get(round)!.n,
+    );
   }
 
-  /** A round's inbox packets with the first and last arrival time. */
+  /** A round's inbox packets (views into its rows) with the first and last arrival time. */
   inbox(round: number): { packets: Uint8Array[]; firstMs: number; lastMs: number } {
     const rows = this.#sql(
-      "SELECT packet, arrived_ms FROM inbox WHERE round = ? ORDER BY arrived_ms",
+      "SELECT packet, packet_bytes, arrived_ms FROM inbox WHERE round = ? ORDER BY arrived_ms",
     )
       .all(round);
     return {
-      packets: rows.map((r) => r.packet as Uint8Array),
+      packets: rows.flatMap((r) => unpack(packedRow(r))),
       firstMs: rows.length ? Number(rows[0].arrived_ms) : NaN,
       lastMs: rows.length ? Number(rows[rows.length - 1].arrived_ms) : NaN,
     };
@@ -218,8 +234,18 @@ export class MixStore {
     return transaction(this.#db, () => {
       const tag = this.#sql("INSERT OR IGNORE INTO tags (tag) VALUES (?)");
       for (const t of outcome.tags) tag.run(t);
-      const out = this.#sql("INSERT INTO outbox (round, idx, packet) VALUES (?, ?, ?)");
-      outcome.outgoing?.forEach((packet, i) => out.run(outcome.round, i, packet));
+      const out = this.#sql(
+        "INSERT INTO outbox (round, idx, packet, packets, packet_bytes) VALUES (?, ?, ?, ?, ?)",
+      );
+      packChunks(outcome.outgoing ?? []).forEach((chunk, i) =>
+        out.run(
+          outcome.round,
+          i,
+          chunk.packed,
+          packetCount(chunk),
+          chunk.packetBytes,
+        )
+      );
       const deliver = this.#sql("INSERT INTO mailbox (recipient, round, packet) VALUES (?, ?, ?)");
       for (const d of outcome.deliveries ?? []) deliver.run(d.recipient, outcome.round, d.packet);
       let dropped = 0;
@@ -247,14 +273,15 @@ export class MixStore {
     return excess;
   }
 
-  /** The oldest round waiting in the outbox with its packets, if any. */
-  oldestOutgoing(): { round: number; packets: Uint8Array[] } | undefined {
+  /** The oldest round waiting in the outbox with its chunks, in order, if any. */
+  oldestOutgoing(): { round: number; chunks: PackedChunk[] } | undefined {
     const first = this.#sql("SELECT MIN(round) AS round FROM outbox").get();
     if (!first || first.round === null) return undefined;
     const round = Number(first.round);
-    const packets = this.#sql("SELECT packet FROM outbox WHERE round = ? ORDER BY idx").all(round)
-      .map((r) => r.packet as Uint8Array);
-    return { round, packets };
+    const chunks = this.#sql(
+      "SELECT packet, packet_bytes FROM outbox WHERE round = ? ORDER BY idx",
+    ).all(round).map(packedRow);
+    return { round, chunks };
   }
 
   /** Rounds waiting in the outbox. */
@@ -327,4 +354,11 @@ export class MixStore {
   close(): void {
     this.#db.close();
   }
+}
+
+/** A row of the inbox or outbox as a chunk (a row of an older version: one whole packet). */
+function packedRow(row: Record<string, unknown>): PackedChunk {
+  const packed = row.packet as Uint8Array;
+  const size = row.packet_bytes === null ? packed.length : Number(row.packet_bytes);
+  return { packed, packetBytes: size };
 }

@@ -6,33 +6,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { innermostSize, packetSize } from "../onion/mod.ts";
-
-/**
- * Largest share of a round one message of the `ForwardBatch` stream carries. A round travels as
- * chunks of about this size, so encoding never blocks a mix's event loop on one giant message
- * (grpc-js on Deno moves 1 MB in ~12 ms but 16 MB in ~0.55 s), and the next mix stores and
- * starts peeling each chunk as it arrives. Smaller chunks overlap more but cost more: with 256
- * KiB, a 10 x 100 KB round took 8.6 ms per hop instead of 6, and a 10,000 x 1 KiB round 0.66 s
- * instead of 0.55 s.
- */
-export const BATCH_CHUNK_BYTES = 1024 * 1024;
-
-/** Splits a round's packets into chunks of at most {@link BATCH_CHUNK_BYTES} (at least one). */
-export function chunkBatch(packets: readonly Uint8Array[]): Uint8Array[][] {
-  const chunks: Uint8Array[][] = [[]];
-  let bytes = 0;
-  for (const packet of packets) {
-    const current = chunks[chunks.length - 1];
-    if (current.length > 0 && bytes + packet.length > BATCH_CHUNK_BYTES) {
-      chunks.push([packet]);
-      bytes = packet.length;
-    } else {
-      current.push(packet);
-      bytes += packet.length;
-    }
-  }
-  return chunks;
-}
+import { BATCH_CHUNK_BYTES } from "./batch.ts";
 
 /** Bytes of protobuf framing allowed per packet in a batch, and for the rest of a message. */
 const PER_PACKET_SLACK = 16;

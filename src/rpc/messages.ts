@@ -63,7 +63,11 @@ export interface WaitForStartResponse {
 /** One chunk of a round's batch from the previous mix (a message of the `ForwardBatch` stream). */
 export interface ForwardBatchRequest {
   round: number;
+  /** The packets one by one; empty when they are packed. */
   packets: Uint8Array[];
+  /** The packets end to end, each `packet_bytes` long (see rpc/batch.ts). */
+  packed?: Uint8Array;
+  packet_bytes?: number;
   mix_id: string;
   mac: Uint8Array;
   /** Index of this chunk of the round, and how many there are (0 means 1). */

@@ -5,9 +5,8 @@
  * @module
  */
 export { grpc, RpcError, toServiceError } from "./errors.ts";
+export { BATCH_CHUNK_BYTES, batchPackets, packChunks, type PackedChunk, unpack } from "./batch.ts";
 export {
-  BATCH_CHUNK_BYTES,
-  chunkBatch,
   fetchHoldMs,
   forwardTimeoutMs,
   type LimitInputs,

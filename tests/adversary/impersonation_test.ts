@@ -5,10 +5,12 @@ import { NodeProcess } from "../../tasks/launch/mod.ts";
 import { type MixProxy, relocateMix, startMixProxy } from "../_testkit/proxy.ts";
 import { batchProof, type KeyPair, PeerMac } from "../../src/crypto/mod.ts";
 import {
+  batchPackets,
   type ForwardBatchRequest,
   grpc,
   maxMessageBytes,
   type MixServerCalls,
+  packChunks,
   RpcError,
 } from "../../src/rpc/mod.ts";
 
@@ -66,7 +68,13 @@ Deno.test("a process that is not mix_1 cannot make mix_2 accept a batch: wrong i
       "mix_2 processed the round",
     );
     const real = batches.find((b) => b.round === round)!;
-    assert.ok(real.packets.length >= 2);
+    const realPackets = batchPackets(real);
+    assert.ok(realPackets.length >= 2);
+    assert.ok(real.packed && real.packet_bytes, "mix_1 forwards its round packed");
+    const repacked = (packets: Uint8Array[]) => ({
+      ...real,
+      packed: packChunks(packets)[0].packed,
+    });
     const mix2 = proxy.direct;
     const mix3 = net.stub("mix_3");
     const fresh = net.box.generateKeyPair();
@@ -93,12 +101,13 @@ Deno.test("a process that is not mix_1 cannot make mix_2 accept a batch: wrong i
     }
     // mix_1's real batch, altered: another round, a packet dropped, reordered, another chunking.
     await deniedBatch(mix2, { ...real, round: later }, /its MAC does not verify/);
-    await deniedBatch(mix2, { ...real, packets: real.packets.slice(1) }, /its MAC does not verify/);
-    await deniedBatch(
-      mix2,
-      { ...real, packets: [...real.packets].reverse() },
-      /its MAC does not verify/,
-    );
+    await deniedBatch(mix2, repacked(realPackets.slice(1)), /its MAC does not verify/);
+    await deniedBatch(mix2, repacked([...realPackets].reverse()), /its MAC does not verify/);
+    // The same bytes claimed as packets of another size, or sent one by one.
+    const asOne = { ...real, packet_bytes: real.packed.length };
+    await deniedBatch(mix2, asOne, /its MAC does not verify/);
+    const oneByOne = { ...real, packed: new Uint8Array(), packets: realPackets };
+    await deniedBatch(mix2, oneByOne, /its MAC does not verify/);
     await deniedBatch(mix2, { ...real, chunks: 2 }, /its MAC does not verify/);
     // mix_1's batch taken to the wrong mix, as is or claiming to be mix_2.
     await deniedBatch(mix3, real, /only mix_2 may/);

@@ -12,10 +12,11 @@ import { waitUntil } from "../_testkit/ports.ts";
 import { closeProxied, type ProxiedMix, startProxiedMix } from "../_testkit/proxy.ts";
 import { openPayload, PayloadKind, peelLayer } from "../../src/onion/mod.ts";
 import { randomBelow } from "../../src/random.ts";
-import type {
-  ForwardBatchRequest,
-  ForwardMessageRequest,
-  PollMessagesRequest,
+import {
+  batchPackets,
+  type ForwardBatchRequest,
+  type ForwardMessageRequest,
+  type PollMessagesRequest,
 } from "../../src/rpc/mod.ts";
 
 const CLIENTS = 8;
@@ -125,7 +126,7 @@ Deno.test("the last mix cannot tell who sent a message: its best strategies name
     const deposits = (round: number) => stored.filter((s) => s.round === round).map((s) => s.owner);
     const batchOf = (list: ForwardBatchRequest[], round: number) =>
       list.filter((b) => b.round === round).sort((a, b) => (a.chunk ?? 0) - (b.chunk ?? 0))
-        .flatMap((b) => b.packets);
+        .flatMap(batchPackets);
     const peel = (packet: Uint8Array, mix: string, layers: number) =>
       peelLayer(net.box, packet, net.keys.get(mix)!, { payloadSize, layers });
     /** Where in mix_3's inbox batch the stored packet was (mix_3 peels its own inbox). */

@@ -10,10 +10,11 @@ import {
   PayloadKind,
   peelLayer,
 } from "../../src/onion/mod.ts";
-import type {
-  ForwardBatchRequest,
-  ForwardMessageRequest,
-  PollMessagesResponse,
+import {
+  batchPackets,
+  type ForwardBatchRequest,
+  type ForwardMessageRequest,
+  type PollMessagesResponse,
 } from "../../src/rpc/mod.ts";
 
 const ROUNDS = 20;
@@ -114,7 +115,7 @@ Deno.test("on every hop all packets have one length, real or dummy, and each mix
     for (const [id, texts] of sent) assert.deepEqual(received.get(id), texts);
 
     const batchOf = (list: ForwardBatchRequest[], round: number) =>
-      list.filter((b) => b.round === round).flatMap((b) => b.packets);
+      list.filter((b) => b.round === round).flatMap(batchPackets);
     const delivered = new Map<number, { index: number; packet: Uint8Array; owner: string }[]>();
     for (const { id } of net.config.clients) {
       for (const entry of Deno.readDirSync(join(outputDir, id))) {

@@ -3,7 +3,7 @@ import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { closeProxied, type ProxiedMix, startProxiedMix } from "../_testkit/proxy.ts";
 import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
-import type { ForwardBatchRequest } from "../../src/rpc/mod.ts";
+import { batchPackets, type ForwardBatchRequest } from "../../src/rpc/mod.ts";
 
 Deno.test("a tagged packet between mix_1 and mix_2 is dropped there and the rest of the batch is delivered", async () => {
   const net = await createTestNetwork({
@@ -23,16 +23,16 @@ Deno.test("a tagged packet between mix_1 and mix_2 is dropped there and the rest
     const mix2 = await startProxiedMix(net, "mix_2", {
       hook: async (method, request, relay) => {
         const batch = request as ForwardBatchRequest;
-        if (method !== "ForwardBatch" || batch.packets.length !== 3 || tagged > 0) {
+        if (method !== "ForwardBatch" || batchPackets(batch).length !== 3 || tagged > 0) {
           return relay(request);
         }
-        const packets = batch.packets.map((p) => new Uint8Array(p));
-        packets[1][200] ^= 0x01;
+        const packed = new Uint8Array(batch.packed!);
+        packed[batch.packet_bytes! + 200] ^= 0x01;
         // Without mix_1's key the batch MAC gives the tampering away.
-        const unsigned = await relay({ ...batch, packets } as never).then(() => "", String);
+        const unsigned = await relay({ ...batch, packed } as never).then(() => "", String);
         refusedUnsigned = /its MAC does not verify/.test(unsigned);
         // An adversary holding mix_1's output (a compromised mix_1) re-signs it.
-        const resigned = { ...batch, packets, mac: new Uint8Array() };
+        const resigned = { ...batch, packed, mac: new Uint8Array() };
         resigned.mac = asMix1.sign(mix2Key, ...batchProof(resigned));
         tagged++;
         return relay(resigned as never);

@@ -4,8 +4,12 @@ import { waitUntil } from "../_testkit/ports.ts";
 import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
 import { startServer } from "../../src/rpc/mod.ts";
 import { startWireServer } from "../../src/wire/mod.ts";
-import { type ForwardBatchRequest, grpc } from "../../src/rpc/mod.ts";
-import { maxMessageBytes } from "../../src/rpc/mod.ts";
+import {
+  batchPackets,
+  type ForwardBatchRequest,
+  grpc,
+  maxMessageBytes,
+} from "../../src/rpc/mod.ts";
 
 Deno.test("rounds arriving faster than a mix can peel are all processed, in order", async () => {
   const net = await createTestNetwork({ clients: 40, messagesPerRound: 2, payloadSize: 1024 });
@@ -16,7 +20,7 @@ Deno.test("rounds arriving faster than a mix can peel are all processed, in orde
     async ForwardBatch(chunks: AsyncIterable<ForwardBatchRequest>) {
       for await (const chunk of chunks) {
         received.push(chunk.round);
-        sizes.push(chunk.packets.length);
+        sizes.push(batchPackets(chunk).length);
       }
       return { status: "stored" };
     },

@@ -2,17 +2,39 @@ import assert from "node:assert/strict";
 import { createTestNetwork } from "../_testkit/network.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 import { batchProof, PeerMac } from "../../src/crypto/mod.ts";
-import { BATCH_CHUNK_BYTES, chunkBatch } from "../../src/rpc/mod.ts";
+import {
+  BATCH_CHUNK_BYTES,
+  batchPackets,
+  packChunks,
+  type PackedChunk,
+  unpack,
+} from "../../src/rpc/mod.ts";
 import { peelLayer } from "../../src/onion/mod.ts";
 
-Deno.test("chunkBatch keeps every chunk under the bound and the packets in order", () => {
+Deno.test("packChunks keeps every chunk under the bound and the packets in order", () => {
   const packets = Array.from({ length: 7 }, (_, i) => new Uint8Array(400 * 1024).fill(i));
-  const chunks = chunkBatch(packets);
-  assert.deepEqual(chunks.map((c) => c.length), [2, 2, 2, 1]);
-  assert.deepEqual(chunks.flat(), packets);
-  assert.ok(chunks.every((c) => c.reduce((n, p) => n + p.length, 0) <= BATCH_CHUNK_BYTES));
-  assert.deepEqual(chunkBatch([]), [[]]);
-  assert.equal(chunkBatch([new Uint8Array(3 * BATCH_CHUNK_BYTES)]).length, 1);
+  const chunks = packChunks(packets);
+  assert.deepEqual(chunks.map((c) => unpack(c).length), [2, 2, 2, 1]);
+  assert.deepEqual(chunks.flatMap(unpack), packets);
+  assert.ok(chunks.every((c) => c.packed.length <= BATCH_CHUNK_BYTES));
+  assert.deepEqual(packChunks([]), []);
+  assert.equal(packChunks([new Uint8Array(3 * BATCH_CHUNK_BYTES)]).length, 1);
+  assert.throws(() => packChunks([new Uint8Array(2), new Uint8Array(3)]), /differ in length/);
+});
+
+Deno.test("batchPackets splits a packed chunk and refuses one that is not whole packets", () => {
+  const chunk: PackedChunk = { packed: new Uint8Array([1, 1, 2, 2, 3, 3]), packetBytes: 2 };
+  const request = { round: 4, packets: [], mix_id: "mix_1", mac: new Uint8Array() };
+  const split = batchPackets({ ...request, packed: chunk.packed, packet_bytes: 2 });
+  assert.deepEqual(split.map((p) => [...p]), [[1, 1], [2, 2], [3, 3]]);
+  const loose = [new Uint8Array([9])];
+  assert.deepEqual(batchPackets({ ...request, packets: loose }), loose);
+  for (const packet_bytes of [4, 0, -2, 1.5, undefined]) {
+    assert.throws(
+      () => batchPackets({ ...request, packed: chunk.packed, packet_bytes }),
+      /round 4 refused: 6 packed bytes are not a whole number/,
+    );
+  }
 });
 
 Deno.test("a round larger than a chunk crosses the cascade in chunks, each stored once", async () => {

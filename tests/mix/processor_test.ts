@@ -9,6 +9,7 @@ import { Peeler } from "../../src/mix/peeler.ts";
 import { RoundProcessor } from "../../src/mix/processor.ts";
 import { type RoundOutcome } from "../../src/mix/store.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
+import { packChunks, unpack } from "../../src/rpc/mod.ts";
 import { waitUntil } from "../_testkit/ports.ts";
 
 /** A store whose disk is full for the first `failures` commits. */
@@ -78,22 +79,29 @@ Deno.test("a round received in chunks counts as received only once whole, across
   const dir = await Deno.makeTempDir({ prefix: "mixnet-store-" });
   const path = join(dir, "mix.sqlite");
   const packet = (n: number) => new Uint8Array(8).fill(n);
+  const chunk = (...ns: number[]) => packChunks(ns.map(packet))[0];
   try {
     let store = new MixStore(path, "key");
-    assert.equal(store.receiveChunk(7, 1, 2, [packet(3), packet(4)], 1), "partial");
+    assert.equal(store.receiveChunk(7, 1, 2, chunk(3, 4), 1), "partial");
     assert.deepEqual(store.receivedRounds(), []);
     store.close();
     store = new MixStore(path, "key");
     assert.deepEqual(store.receivedRounds(), []);
-    assert.equal(store.receiveChunk(7, 1, 2, [packet(3), packet(4)], 2), "duplicate");
-    assert.equal(store.receiveChunk(7, 0, 2, [packet(1), packet(2)], 3), "stored");
-    assert.equal(store.receiveChunk(7, 0, 2, [packet(1), packet(2)], 4), "duplicate");
+    assert.equal(store.receiveChunk(7, 1, 2, chunk(3, 4), 2), "duplicate");
+    assert.equal(store.receiveChunk(7, 0, 2, chunk(1, 2), 3), "stored");
+    assert.equal(store.receiveChunk(7, 0, 2, chunk(1, 2), 4), "duplicate");
     assert.deepEqual(store.receivedRounds(), [7]);
     const stored = store.inbox(7).packets.map((p) => p[0]).sort();
     assert.deepEqual(stored, [1, 2, 3, 4]);
-    store.commitRound({ round: 7, tags: [] });
+    assert.equal(store.inboxCount(7), 4);
+    const outgoing = [5, 6, 7].map(packet);
+    store.commitRound({ round: 7, tags: [], outgoing });
+    const kept = store.oldestOutgoing()!;
+    assert.equal(kept.round, 7);
+    assert.deepEqual(kept.chunks.flatMap(unpack), outgoing);
+    store.forwarded(7);
     assert.deepEqual(store.receivedRounds(), []);
-    assert.equal(store.receiveChunk(7, 0, 2, [packet(1)], 5), "duplicate");
+    assert.equal(store.receiveChunk(7, 0, 2, chunk(1), 5), "duplicate");
     store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
