@@ -15,6 +15,7 @@ import { nowMs, type RoundClock } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
 import type { Pacer } from "./pacer.ts";
 import type { RoundRecord } from "./processor.ts";
+import { InboxWriter } from "./inbox_writer.ts";
 import type { Registry } from "./registry.ts";
 import type { MixStore } from "./store.ts";
 
@@ -67,10 +68,12 @@ export class Collector {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #clock: RoundClock | undefined;
   #stopped = false;
+  readonly #inbox: InboxWriter;
 
   /** Restores the last closed round and the packets already received from the store. */
   constructor(options: CollectorOptions) {
     this.#o = options;
+    this.#inbox = new InboxWriter(options.store);
     this.#lastClosed = Number(options.store.getMeta("last_closed") ?? -1);
     for (const round of options.store.inboxRounds()) {
       if (round > this.#lastClosed) {
@@ -112,6 +115,7 @@ export class Collector {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#inbox.flush();
   }
 
   /**
@@ -121,7 +125,7 @@ export class Collector {
    * @throws {MixnetError} with a precise status for every reason a packet is refused.
    */
   async accept(request: ForwardMessageRequest): Promise<number> {
-    const { registry, store } = this.#o;
+    const { registry } = this.#o;
     const clock = this.#clock;
     const id = request.client_id;
     const round = request.round;
@@ -162,13 +166,7 @@ export class Collector {
       );
     }
     if (round <= this.#lastClosed) {
-      if (this.#closedSenders.get(round)?.has(id)) {
-        this.#refuse(
-          "duplicate",
-          "already-exists",
-          `Packet from ${id} refused: it already sent one in round ${round}`,
-        );
-      }
+      if (this.#closedSenders.get(round)?.has(id)) this.#refuseDuplicate(id, round);
       this.#refuse(
         "closed-round",
         "failed-precondition",
@@ -197,24 +195,40 @@ export class Collector {
         `Packet from ${id} refused: ${this.#queuedBytes} bytes are queued in unprocessed rounds (limit ${this.#o.maxQueuedBytes}); the first mix is overloaded, send again next round`,
       );
     }
-    const arrivedMs = nowMs();
-    if (!store.addToInbox(round, id, request.payload, arrivedMs)) {
-      this.#refuse(
-        "duplicate",
-        "already-exists",
-        `Packet from ${id} refused: it already sent one in round ${round}`,
-      );
-    }
     let senders = this.#senders.get(round);
     if (!senders) this.#senders.set(round, senders = new Set());
+    if (senders.has(id)) this.#refuseDuplicate(id, round);
+    // The client's place in the round is taken now, and the packet stored with the others
+    // that arrive in this turn of the event loop (or before the round closes, whichever is
+    // first); only then is it acknowledged.
     senders.add(id);
-    this.#queued.set(round, (this.#queued.get(round) ?? 0) + request.payload.length);
-    this.#queuedBytes += request.payload.length;
+    const bytes = request.payload.length;
+    this.#queued.set(round, (this.#queued.get(round) ?? 0) + bytes);
+    this.#queuedBytes += bytes;
+    const arrivedMs = nowMs();
+    let stored: boolean;
+    try {
+      stored = await this.#inbox.add({ round, slot: id, packet: request.payload, arrivedMs });
+    } catch (error) {
+      senders.delete(id);
+      this.#queued.set(round, (this.#queued.get(round) ?? 0) - bytes);
+      this.#queuedBytes -= bytes;
+      throw error;
+    }
+    if (!stored) this.#refuseDuplicate(id, round);
     this.#o.metrics.count("accepted");
     this.#o.onAccepted?.(round, id, request.payload, arrivedMs);
     const next = this.#o.pacer?.nextRound(round, this.#lastClosed) ?? round + 1;
     this.#closeDue();
     return next;
+  }
+
+  #refuseDuplicate(id: string, round: number): never {
+    this.#refuse(
+      "duplicate",
+      "already-exists",
+      `Packet from ${id} refused: it already sent one in round ${round}`,
+    );
   }
 
   #refuse(reason: string, status: ErrorStatus, message: string): never {
@@ -242,6 +256,8 @@ export class Collector {
   }
 
   #close(round: number): void {
+    // Packets accepted for the round and not yet stored go in first.
+    this.#inbox.flush();
     this.#markClosed(round);
     this.#closedSenders.set(round, this.#senders.get(round) ?? new Set());
     this.#closedSenders.delete(round - RECENT_CLOSED_ROUNDS);

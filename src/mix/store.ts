@@ -130,11 +130,21 @@ export class MixStore {
 
   /** Stores one client packet for a round; false when that client already sent one. */
   addToInbox(round: number, slot: string, packet: Uint8Array, arrivedMs: number): boolean {
-    return write(this.#db, () => {
-      const result = this.#sql(
+    return this.addAllToInbox([{ round, slot, packet, arrivedMs }])[0];
+  }
+
+  /**
+   * Stores client packets in one transaction (all or none); for each, false when that client
+   * already sent one in its round.
+   */
+  addAllToInbox(
+    packets: readonly { round: number; slot: string; packet: Uint8Array; arrivedMs: number }[],
+  ): boolean[] {
+    return transaction(this.#db, () => {
+      const insert = this.#sql(
         "INSERT OR IGNORE INTO inbox (round, slot, packet, arrived_ms) VALUES (?, ?, ?, ?)",
-      ).run(round, slot, packet, arrivedMs);
-      return result.changes === 1;
+      );
+      return packets.map((p) => insert.run(p.round, p.slot, p.packet, p.arrivedMs).changes === 1);
     });
   }
 

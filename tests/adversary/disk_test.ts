@@ -1,5 +1,6 @@
 /**
- * The last mix's data_dir on a small tmpfs: filled up under traffic, and read-only at start.
+ * A mix's data_dir on a small tmpfs: filled up under traffic (the first mix and the last), and
+ * read-only at start.
  * Mounting needs root (CAP_SYS_ADMIN); where the test cannot mount it says so and is ignored.
  */
 import assert from "node:assert/strict";
@@ -138,6 +139,84 @@ Deno.test({
         `${refused().length} batches refused while the disk was full (${
           mix3["rounds.retried"] ?? 0
         } rounds retried at mix_3), ${during.length} messages acknowledged meanwhile, all delivered once`,
+      );
+    } finally {
+      await closeProxied(net, hops);
+      unmount(disk);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a first mix whose data_dir is full refuses the clients' packets with the file named, acknowledges none of them, and delivers every message once when space is back",
+  ignore: cannotMount !== undefined,
+  async fn() {
+    const net = await createTestNetwork({ clients: 3, roundDuration: 0.3, roundTimeout: 0.15 });
+    const disk = mountTmpfs(net.dir, "4m");
+    const refusals: string[] = [];
+    const hops: ProxiedMix[] = [];
+    try {
+      await net.startMix("mix_3");
+      await net.startMix("mix_2");
+      hops.push(
+        await startProxiedMix(net, "mix_1", {
+          settings: { data_dir: disk },
+          hook: async (method, request, relay) => {
+            try {
+              return await relay(request);
+            } catch (error) {
+              if (method === "ForwardMessage") refusals.push((error as Error).message);
+              throw error;
+            }
+          },
+        }),
+      );
+      await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
+      const sender = net.clients.get("client_1")!;
+      const send = async (message: string) =>
+        await net.client("client_1").prepareMessage({
+          message,
+          recipient_pubkey: net.keyFile("client_2"),
+          recipient_addr: net.config.clients[1].address,
+        });
+      const received: string[] = [];
+      const poll = async () => {
+        received.push(...(await net.client("client_2").pollMessages()).messages);
+      };
+      await send("before the disk fills");
+      await waitUntil(async () => (await poll(), received.length === 1), 10_000, "a delivery");
+
+      const filler = fill(disk);
+      const refusedFrom = refusals.length;
+      const during = Array.from({ length: 3 }, (_, i) => `while the disk is full #${i}`);
+      for (const message of during) await send(message);
+      await waitUntil(() => refusals.length - refusedFrom >= 6, 15_000, "six refused packets");
+      for (const refusal of refusals.slice(refusedFrom)) {
+        assert.match(
+          refusal,
+          new RegExp(`Cannot write ${disk}/mix_1\\.sqlite: database or disk is full`),
+        );
+      }
+      // Nothing refused counts as sent: the messages wait in client_1's queue.
+      assert.ok(
+        sender.queueLength() >= 1,
+        "client_1 holds its messages while mix_1 cannot store them",
+      );
+
+      Deno.removeSync(filler);
+      await waitUntil(
+        async () => (await poll(), received.length >= 1 + during.length),
+        30_000,
+        "every message after space is back",
+        200,
+      );
+      received.push(...await net.messagesUntilMarker("client_2", "client_1"));
+      assert.deepEqual(received, ["before the disk fills", ...during]);
+      console.log(
+        `${
+          refusals.length - refusedFrom
+        } client packets refused while mix_1's disk was full; ${during.length} messages delivered once after`,
       );
     } finally {
       await closeProxied(net, hops);

@@ -1,0 +1,55 @@
+/**
+ * Group commit of the first mix's intake: the client packets accepted in one turn of the event
+ * loop are stored in one transaction, and each is acknowledged only once it is on disk.
+ *
+ * @module
+ */
+import type { MixStore } from "./store.ts";
+
+/** A client packet to store in the inbox. */
+export type InboxRow = Parameters<MixStore["addAllToInbox"]>[0][number];
+
+/**
+ * Stores client packets in groups: every packet added in one turn of the event loop goes into
+ * one transaction (at 10,000 clients, a packet costs 28 us stored alone and about 10 us in a
+ * group of 32 or more). Each waiter learns its own packet's fate once the group is committed.
+ */
+export class InboxWriter {
+  readonly #store: Pick<MixStore, "addAllToInbox">;
+  #pending: { row: InboxRow; done: PromiseWithResolvers<boolean> }[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(store: Pick<MixStore, "addAllToInbox">) {
+    this.#store = store;
+  }
+
+  /**
+   * Stores `row` with the others of this turn: true once it is on disk, false when its
+   * client's slot in the round is taken.
+   *
+   * @throws {MixnetError} the store's, for every row of a group that could not be written.
+   */
+  add(row: InboxRow): Promise<boolean> {
+    const done = Promise.withResolvers<boolean>();
+    this.#pending.push({ row, done });
+    this.#timer ??= setTimeout(() => this.flush(), 0);
+    return done.promise;
+  }
+
+  /** Stores what is pending now, in one transaction (before a round closes, or at a stop). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const group = this.#pending;
+    if (group.length === 0) return;
+    this.#pending = [];
+    let stored: boolean[];
+    try {
+      stored = this.#store.addAllToInbox(group.map((p) => p.row));
+    } catch (error) {
+      for (const p of group) p.done.reject(error);
+      return;
+    }
+    group.forEach((p, i) => p.done.resolve(stored[i]));
+  }
+}
