@@ -70,8 +70,10 @@ export async function searchCapacity(
     log(describeProbe(result, length));
     return result;
   };
-  // Keep one probe for the confirmation, unless screening already runs the full length.
-  const reserve = screenS < seconds ? 1 : 0;
+  // Keep one probe for the confirmation, unless screening already runs the full length (or
+  // there is only one probe).
+  const screensAreFull = screenS >= seconds;
+  const reserve = screensAreFull || options.probes < 2 ? 0 : 1;
   let sustained: number | undefined;
   let failed: number | undefined;
   while (probes.length < options.probes - reserve) {
@@ -85,7 +87,7 @@ export async function searchCapacity(
   // screened, and beyond those, twice the round that failed.
   const screened = probes.filter((p) => p.sustained).map((p) => p.round_s).sort((a, b) => a - b);
   let confirmed: SearchProbe | undefined;
-  if (reserve === 0) confirmed = probes.find((p) => p.sustained && p.round_s === screened[0]);
+  if (screensAreFull) confirmed = probes.find((p) => p.sustained && p.round_s === screened[0]);
   let next: number | undefined = screened[0];
   while (!confirmed && next !== undefined && probes.length < options.probes) {
     const result = await run(next, "confirm");

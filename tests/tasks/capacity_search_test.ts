@@ -93,6 +93,10 @@ Deno.test("searchCapacity keeps to its probe budget", async () => {
   const slow = network(0.3);
   await searchCapacity({ ...OPTIONS, probes: 2 }, slow.probe);
   assert.ok(slow.runs.length <= 2);
+  // A single probe screens: too short to stand as the full run's answer.
+  const one = await searchCapacity({ ...OPTIONS, probes: 1 }, network(0.05).probe);
+  assert.equal(one.probes.length, 1);
+  assert.equal(one.sustained, undefined);
   const many = network(0.3, 0.5);
   await searchCapacity({ ...OPTIONS, probes: 7 }, many.probe);
   assert.equal(many.runs.length, 7);
