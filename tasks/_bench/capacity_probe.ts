@@ -66,6 +66,8 @@ export interface ProbeResult {
  */
 export const WARMUP_S = 3;
 const WARMUP_ROUNDS = 2;
+/** Seconds the warm-up may stretch while rounds are paused by a backlog of the start-up. */
+const MAX_WARMUP_S = 10;
 /** Share of the window's rounds (latency) and packets (missing) that may fall short. */
 const TOLERANCE = 0.01;
 /** Seconds the last round of the window has after its deadline to be stored. */
@@ -91,9 +93,22 @@ export async function runProbe(spec: ProbeSpec): Promise<ProbeResult> {
     const start = await mix1.waitFor("rounds start");
     const epochMs = Number(start.epoch_ms);
     const roundMs = roundS * 1000;
-    // The window's first round is the first sent after the warm-up.
+    // The window starts with the first round sent after the warm-up and after every round a
+    // start-up backlog paused (up to a longest warm-up, when the window starts regardless).
     const warmupMs = Math.max(WARMUP_S * 1000, WARMUP_ROUNDS * roundMs);
-    const from = Math.ceil((Math.max(Date.now(), epochMs) + warmupMs - epochMs) / roundMs) - 1;
+    const latestMs = Math.max(Date.now(), epochMs) + Math.max(MAX_WARMUP_S * 1000, warmupMs);
+    let from = Math.ceil((Math.max(Date.now(), epochMs) + warmupMs - epochMs) / roundMs) - 1;
+    for (;;) {
+      // Whether round `from` is paused is decided as the packets of the round before arrive.
+      await sleepUntil(epochMs + from * roundMs + roundMs / 2);
+      const pausedTo = Math.max(
+        -1,
+        ...net.records(mix1.id).filter((r) => r.message === "cascade behind: rounds paused")
+          .map((r) => Number(r.paused_to)),
+      );
+      if (pausedTo < from || Date.now() >= latestMs) break;
+      from = pausedTo + 1;
+    }
     const count = Math.max(1, Math.floor(seconds / roundS));
     const watch = new Watch(spec, epochMs, from, from + count - 1);
     const first = new MetricsTail(net.metricsFile(mix1.id));
@@ -102,7 +117,6 @@ export async function runProbe(spec: ProbeSpec): Promise<ProbeResult> {
     for (const node of [...net.mixes, ...net.clients]) {
       node.status.then(() => exited ??= `${node.id} exited during the probe:\n${node.tail()}`);
     }
-    await sleepUntil(watch.sendTime(from - 1));
     const cpuBefore = cpus();
     const deadline = watch.sendTime(from + count - 1) + 2 * roundMs + DRAIN_S * 1000;
     for (;;) {
