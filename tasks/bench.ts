@@ -7,6 +7,8 @@
  *                   [--in-process]   (every node in the benchmark's process, as the original)
  *   deno task bench --scale [--clients 100,1000,10000]
  *   deno task bench --load [--clients 200] [--round 0.5] [--minutes 2]
+ *   deno task bench --capacity [--sizes 1024,100000,1000000] [--seconds 60] [--clients 10]
+ *                   [--round 0.1] [--probes 12]   (largest load sustained, per size)
  *   deno task bench --from docs/benchmarks/<date>-<name>.csv   (summary and plots again)
  *
  * @module
@@ -15,10 +17,14 @@ import { join } from "node:path";
 import { MAX_PAYLOAD_SIZE } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
 import { flag, parseFlags, UsageError } from "../src/flags.ts";
-import { type PointResult, runPoint } from "./_bench/point.ts";
+import { type PointResult, ROUND_S, runPoint } from "./_bench/point.ts";
 import { renderPlot, type SummaryRow } from "./_bench/plots.ts";
 import { runScale, type ScaleResult } from "./_bench/scale.ts";
 import { runLoad } from "./_bench/load.ts";
+import { runProbe } from "./_bench/capacity_probe.ts";
+import { searchCapacity, type SearchProbe } from "./_bench/capacity.ts";
+import { type CapacityRow, capacityRow, capacityTables } from "./_bench/capacity_report.ts";
+import { boundMbS, byteWork, measureMachineRates } from "./_bench/machine_rates.ts";
 
 const FULL = {
   clients: [2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -26,17 +32,26 @@ const FULL = {
 };
 const QUICK = { clients: [2, 5, 10], sizes: [10, 1_000, 1_000_000] };
 const SCALE = [100, 1_000, 10_000];
+/** Capacity mode: the sizes, the client processes (as the original grid's largest), the run. */
+const CAPACITY = { sizes: [1_024, 100_000, 1_000_000], clients: 10, seconds: 60, probes: 12 };
+/** Round durations the capacity search may probe: the config's least, and a generous most. */
+const CAPACITY_ROUNDS = { min: 0.01, max: 10 };
 const OUT = "docs/benchmarks";
 
 const USAGE = `Usage: deno task bench [--quick] [--repeat N] [--name NAME] [--clients 2,5]
                        [--sizes 10,1000] [--in-process] [--out DIR]
        deno task bench --scale [--clients 100,1000,10000]
        deno task bench --load [--clients 200] [--round S] [--minutes M]
+       deno task bench --capacity [--sizes 1024,100000,1000000] [--seconds 60] [--clients 10]
+                       [--round S] [--probes 12]
        deno task bench --from docs/benchmarks/<date>-<name>.csv`;
 const FLAGS = {
   quick: flag.switch(),
   scale: flag.switch(),
   load: flag.switch(),
+  capacity: flag.switch(),
+  seconds: flag.number({ min: 0, max: 24 * 3600, exclusiveMin: true }),
+  probes: flag.int({ min: 1, max: 1000 }),
   round: flag.number({ min: 0.01, max: 3600 }),
   minutes: flag.number({ min: 0, max: 24 * 60, exclusiveMin: true }),
   repeat: flag.int({ min: 1, max: 1000 }),
@@ -60,7 +75,16 @@ async function main(): Promise<void> {
   const out = values.out ?? OUT;
   await Deno.mkdir(out, { recursive: true });
 
-  if (values.load) {
+  if (values.capacity) {
+    await capacity({
+      sizes: list(values.sizes, CAPACITY.sizes),
+      clients: values.clients?.[0] ?? CAPACITY.clients,
+      startRoundS: values.round ?? ROUND_S,
+      seconds: values.seconds ?? CAPACITY.seconds,
+      probes: values.probes ?? CAPACITY.probes,
+      prefix: join(out, `${date}-${values.name ?? "capacity"}`),
+    });
+  } else if (values.load) {
     const name = values.name ?? "load";
     const result = await runLoad(
       list(values.clients, [200])[0],
@@ -124,6 +148,79 @@ async function main(): Promise<void> {
       await Deno.writeTextFile(`${prefix}-failures.txt`, failures.join("\n") + "\n");
     }
   }
+}
+
+const PROBE_COLUMNS = [
+  "payload_size",
+  "clients",
+  "stage",
+  "round_s",
+  "offered_mb_s",
+  "carried_mb_s",
+  "sustained",
+  "reason",
+  "p50_latency_s",
+  "p99_latency_s",
+  "max_latency_s",
+  "period_s",
+  "rounds",
+  "paused",
+  "missing_packets",
+  "undelivered",
+  "window_s",
+  "machine_busy",
+  "load_1m",
+  "mixes",
+  "fetch_size",
+];
+
+/**
+ * Capacity mode: per size, the machine's rates for its bytes, then the search for the largest
+ * load sustained. Writes every probe to `<prefix>.csv` and a row per size to
+ * `<prefix>-summary.csv`, and prints the summary's tables.
+ */
+async function capacity(o: {
+  sizes: number[];
+  clients: number;
+  startRoundS: number;
+  seconds: number;
+  probes: number;
+  prefix: string;
+}): Promise<void> {
+  const probes: SearchProbe[] = [];
+  const rows: CapacityRow[] = [];
+  for (const size of o.sizes) {
+    const log = (line: string) => console.error(`[capacity ${size} B] ${line}`);
+    // Measured first, before this size's networks load the machine.
+    const rates = await measureMachineRates(size);
+    log(
+      `machine rates (MB/s): ${
+        JSON.stringify(rates, (_, v) => typeof v === "number" ? Math.round(v) : v)
+      }`,
+    );
+    const search = await searchCapacity(
+      {
+        clients: o.clients,
+        payloadSize: size,
+        startRoundS: o.startRoundS,
+        minRoundS: CAPACITY_ROUNDS.min,
+        maxRoundS: CAPACITY_ROUNDS.max,
+        seconds: o.seconds,
+        probes: o.probes,
+      },
+      runProbe,
+      log,
+    );
+    probes.push(...search.probes);
+    const { mixes, fetch_size } = search.probes[0];
+    const bound = boundMbS(rates, byteWork(mixes, fetch_size), navigator.hardwareConcurrency);
+    rows.push(capacityRow(search, rates, bound));
+    console.log(JSON.stringify(rows[rows.length - 1]));
+  }
+  await Deno.writeTextFile(`${o.prefix}.csv`, toCsv(probes, PROBE_COLUMNS));
+  await Deno.writeTextFile(`${o.prefix}-summary.csv`, toCsv(rows));
+  console.log(`wrote ${o.prefix}.csv and ${o.prefix}-summary.csv`);
+  console.log(capacityTables(rows));
 }
 
 const COLUMNS = ["num_clients", "message_size", "repeat", "prepare_s", "mix_latency_s", "e2e_s"];
@@ -200,8 +297,13 @@ function markdownTable(summary: readonly SummaryRow[]): string {
 
 function toCsv(rows: readonly object[], columns?: string[]): string {
   const cols = columns ?? Object.keys(rows[0] ?? {});
+  // Text with a comma or a quote is quoted, as RFC 4180 has it.
+  const cell = (value: unknown) => {
+    const text = String(value);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
   const body = rows.map((row) =>
-    cols.map((c) => String((row as Record<string, unknown>)[c])).join(",")
+    cols.map((c) => cell((row as Record<string, unknown>)[c])).join(",")
   );
   return [cols.join(","), ...body].join("\n") + "\n";
 }

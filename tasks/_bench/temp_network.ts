@@ -26,6 +26,12 @@ export interface TempNetworkSpec {
   readonly startClients: boolean;
   /** `min_batch` (default: the config's default, every client). */
   readonly minBatch?: number;
+  /**
+   * Log level of the client processes: `debug` (the default) logs what each round's packet
+   * carried, which a point needs to find its message's round; `info` spares a long run a line
+   * per client per round.
+   */
+  readonly clientLogLevel?: "debug" | "info";
 }
 
 /** A running benchmark network. */
@@ -66,14 +72,12 @@ export async function writeTempNetwork(spec: TempNetworkSpec) {
 /** Starts a benchmark network: mixes (last first), then clients, each waited for. */
 export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwork> {
   const { dir, config, keys, metricsFile } = await writeTempNetwork(spec);
-  // Clients log at debug level: what each round's packet carried, which the benchmark needs
-  // to find its message's round, is logged at no other.
   const start = (role: "mix" | "client", id: string) =>
     new NodeProcess(role, id, config.file, {
       args: [
         "--metrics-file",
         metricsFile(id),
-        ...(role === "client" ? ["--log-level", "debug"] : []),
+        ...(role === "client" ? ["--log-level", spec.clientLogLevel ?? "debug"] : []),
       ],
     });
   const mixes = config.mixServers.map((m) => start("mix", m.id));
@@ -100,6 +104,45 @@ export async function startTempNetwork(spec: TempNetworkSpec): Promise<TempNetwo
 export async function readMetrics(path: string): Promise<Record<string, unknown>[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+/** Reads a metrics file as it grows: each call returns the records appended since the last. */
+export class MetricsTail {
+  readonly #path: string;
+  readonly #decoder = new TextDecoder();
+  #offset = 0;
+  #partial = "";
+
+  /** Follows the metrics file at `path` (which need not exist yet) from its start. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** The records written since the last call (none while the file does not exist). */
+  async read(): Promise<Record<string, unknown>[]> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.#path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    try {
+      await file.seek(this.#offset, Deno.SeekMode.Start);
+      const chunks: string[] = [this.#partial];
+      const buffer = new Uint8Array(1 << 16);
+      for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+        this.#offset += n;
+        chunks.push(this.#decoder.decode(buffer.subarray(0, n), { stream: true }));
+      }
+      const lines = chunks.join("").split("\n");
+      // The last piece is a line still being written (or empty after a complete one).
+      this.#partial = lines.pop()!;
+      return lines.filter((l) => l.trim()).map((l) => JSON.parse(l));
+    } finally {
+      file.close();
+    }
+  }
 }
 
 /** The part of a benchmark network a point needs, however its nodes run. */
