@@ -15,7 +15,7 @@ import { nowMs, type RoundClock } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
 import type { Pacer } from "./pacer.ts";
 import type { RoundRecord } from "./processor.ts";
-import { InboxWriter } from "./inbox_writer.ts";
+import { type InboxRow, InboxWriter } from "./inbox_writer.ts";
 import type { Registry } from "./registry.ts";
 import type { MixStore } from "./store.ts";
 
@@ -33,15 +33,10 @@ export interface CollectorOptions {
   /** How long past a round's send time late packets are still accepted. */
   readonly roundTimeoutMs: number;
   /**
-   * Called with each packet once stored (the collector is done with it: its buffer may be
-   * taken).
+   * Called with the packets of a round stored together (one transaction), before any later
+   * round closes; the collector is done with them: their buffers may be taken.
    */
-  readonly onAccepted?: (
-    round: number,
-    client: string,
-    packet: Uint8Array,
-    arrivedMs: number,
-  ) => void;
+  readonly onStored?: (round: number, packets: readonly InboxRow[]) => void;
   /** Called with each round as it closes, in order. */
   readonly onClosed: (round: number) => void;
   /** Stretches rounds when the cascade is behind (see pacer.ts); none: every round runs. */
@@ -73,7 +68,7 @@ export class Collector {
   /** Restores the last closed round and the packets already received from the store. */
   constructor(options: CollectorOptions) {
     this.#o = options;
-    this.#inbox = new InboxWriter(options.store);
+    this.#inbox = new InboxWriter(options.store, options.onStored);
     this.#lastClosed = Number(options.store.getMeta("last_closed") ?? -1);
     for (const round of options.store.inboxRounds()) {
       if (round > this.#lastClosed) {
@@ -217,7 +212,6 @@ export class Collector {
     }
     if (!stored) this.#refuseDuplicate(id, round);
     this.#o.metrics.count("accepted");
-    this.#o.onAccepted?.(round, id, request.payload, arrivedMs);
     const next = this.#o.pacer?.nextRound(round, this.#lastClosed) ?? round + 1;
     this.#closeDue();
     return next;

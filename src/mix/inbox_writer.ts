@@ -16,11 +16,20 @@ export type InboxRow = Parameters<MixStore["addAllToInbox"]>[0][number];
  */
 export class InboxWriter {
   readonly #store: Pick<MixStore, "addAllToInbox">;
+  readonly #onStored: ((round: number, rows: readonly InboxRow[]) => void) | undefined;
   #pending: { row: InboxRow; done: PromiseWithResolvers<boolean> }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(store: Pick<MixStore, "addAllToInbox">) {
+  /**
+   * `onStored` is called, per round, with the rows of each group written, synchronously in
+   * {@link flush}: a round's packets are all handed over by the time it can close.
+   */
+  constructor(
+    store: Pick<MixStore, "addAllToInbox">,
+    onStored?: (round: number, rows: readonly InboxRow[]) => void,
+  ) {
     this.#store = store;
+    this.#onStored = onStored;
   }
 
   /**
@@ -51,5 +60,8 @@ export class InboxWriter {
       return;
     }
     group.forEach((p, i) => p.done.resolve(stored[i]));
+    if (!this.#onStored) return;
+    const rounds = Map.groupBy(group.filter((_, i) => stored[i]).map((p) => p.row), (r) => r.round);
+    for (const [round, rows] of rounds) this.#onStored(round, rows);
   }
 }

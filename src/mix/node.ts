@@ -33,7 +33,7 @@ import { Collector } from "./collector.ts";
 import { Forwarder } from "./forwarder.ts";
 import { Mailboxes } from "./mailbox.ts";
 import { Pacer } from "./pacer.ts";
-import { Peeler, worthPeelingAlone } from "./peeler.ts";
+import { Peeler } from "./peeler.ts";
 import { RoundProcessor, type RoundRecord } from "./processor.ts";
 import { Registry } from "./registry.ts";
 import { MixStore } from "./store.ts";
@@ -197,14 +197,16 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       packetSize: packetBytes,
       roundTimeoutMs: config.roundTimeout * 1000,
       onClosed: (round) => processor.enqueue(round),
-      // Large packets are peeled as they arrive, while the round is open, on the workers: there
-      // are few, each worth a worker job of its own, and this thread is busy receiving. Small
-      // ones wait for their round: at 10,000 x 1 KiB peeling early made intake 40 % slower and
-      // only moved the work around.
-      onAccepted: worthPeelingAlone(packetBytes)
-        ? (round, client, packet, arrivedMs) =>
-          processor.prepare(round, `client ${client}`, [packet], arrivedMs, { offThread: true })
-        : undefined,
+      // Packets are peeled as they are stored, in the groups they were stored in, while the
+      // round is still open: on the workers, as this thread is busy receiving.
+      onStored: (round, rows) =>
+        processor.prepare(
+          round,
+          `clients from ${rows[0].slot}`,
+          rows.map((row) => row.packet),
+          rows[0].arrivedMs,
+          { offThread: true },
+        ),
       maxQueuedBytes: config.maxQueuedBytes,
       pacer,
       metrics,

@@ -20,12 +20,6 @@ const BYTE_US = 0.0033;
 const MIN_JOB_US = 1000;
 /** Most jobs a batch is cut into per worker. */
 const MAX_JOBS_PER_WORKER = 8;
-/**
- * Least estimated microseconds of work for one packet to be worth a worker job of its own,
- * several times the ~0.1 ms a job's round trip to a worker costs (packets of about 50 KB).
- */
-const ALONE_US = 250;
-
 /** The outcome of peeling one packet. */
 export type PeelResult =
   | {
@@ -103,11 +97,6 @@ export function peelPackets(
 /** Estimated microseconds of peeling `count` packets of `bytes` in all. */
 function workUs(count: number, bytes: number): number {
   return count * PACKET_US + bytes * BYTE_US;
-}
-
-/** Whether a packet of `bytes` is worth peeling on a worker on its own. */
-export function worthPeelingAlone(bytes: number): boolean {
-  return workUs(1, bytes) >= ALONE_US;
 }
 
 /** Options of {@link Peeler}. */

@@ -85,3 +85,22 @@ Deno.test("a group the store cannot write is refused to every waiter with the st
     assert.equal(store.inboxCount(5), 1);
   });
 });
+
+Deno.test("each group written is handed over per round, within flush, without the packets refused as duplicates", async () => {
+  await withStore(async (store) => {
+    const handed: [number, string[]][] = [];
+    const writer = new InboxWriter(store, (round, rows) => {
+      handed.push([round, rows.map((r) => r.slot)]);
+    });
+    await writer.add(row(4, "client_1"));
+    const pending = [
+      writer.add(row(4, "client_1")),
+      writer.add(row(4, "client_2")),
+      writer.add(row(5, "client_1")),
+    ];
+    writer.flush();
+    // Handed over before any waiter runs: a round closing right after the flush has them all.
+    assert.deepEqual(handed, [[4, ["client_1"]], [4, ["client_2"]], [5, ["client_1"]]]);
+    assert.deepEqual(await Promise.all(pending), [false, true, true]);
+  });
+});

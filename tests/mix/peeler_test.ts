@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createSealedBox } from "../../src/crypto/mod.ts";
-import { Peeler, peelPackets, worthPeelingAlone } from "../../src/mix/peeler.ts";
+import { Peeler, peelPackets } from "../../src/mix/peeler.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
 
 const box = await createSealedBox();
@@ -46,11 +46,6 @@ for (const [count, payloadSize, offThread] of CASES as [number, number, boolean]
     }
   });
 }
-
-Deno.test("a packet is worth a worker job of its own from about 50 KB", () => {
-  assert.equal(worthPeelingAlone(10_000), false);
-  assert.equal(worthPeelingAlone(100_000), true);
-});
 
 Deno.test("the pool fails to start, saying why, when its workers cannot load the backend", async () => {
   const unknown = { ...box, name: "rot13" };
