@@ -229,10 +229,14 @@ export class MixStore {
     };
   }
 
-  /** Which of `tags` were already seen under the current key. */
+  /**
+   * Which of `tags` were already seen under the current key. The tags go in as one JSON array,
+   * one statement for the whole round (a statement per tag costs three times as much).
+   */
   knownTags(tags: readonly string[]): Set<string> {
-    const lookup = this.#sql("SELECT 1 FROM tags WHERE tag = ?");
-    return new Set(tags.filter((tag) => lookup.get(tag) !== undefined));
+    const known = this.#sql("SELECT tag FROM tags WHERE tag IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(tags));
+    return new Set(known.map((row) => row.tag as string));
   }
 
   /**
@@ -242,8 +246,8 @@ export class MixStore {
    */
   commitRound(outcome: RoundOutcome): number {
     return transaction(this.#db, () => {
-      const tag = this.#sql("INSERT OR IGNORE INTO tags (tag) VALUES (?)");
-      for (const t of outcome.tags) tag.run(t);
+      this.#sql("INSERT OR IGNORE INTO tags (tag) SELECT value FROM json_each(?)")
+        .run(JSON.stringify(outcome.tags));
       const out = this.#sql(
         "INSERT INTO outbox (round, idx, packet, packets, packet_bytes) VALUES (?, ?, ?, ?, ?)",
       );
