@@ -17,6 +17,16 @@ export type { DatabaseSync };
 const LARGE_ROW_BYTES = 16 * 1024;
 
 /**
+ * Size of the write-ahead log at which a commit copies it into the database (SQLite's own
+ * check point, 4 MiB by default). A mix checks point itself between rounds
+ * ({@link IdleCheckpoint}); this bound only holds when it has no pause.
+ */
+const WAL_AUTOCHECKPOINT_BYTES = 64 * 2 ** 20;
+
+/** How long a database has had no write before {@link IdleCheckpoint} checks point it. */
+const CHECKPOINT_IDLE_MS = 20;
+
+/**
  * Opens (creating) the database at `path` and applies `schema`. A new database storing rows of
  * `rowBytes` or more gets 64 KiB pages rather than 4 KiB: a 1 MB packet is then 16 pages to
  * write, log and check point instead of 250 (2.5 times faster for 10 x 1 MB rounds), while
@@ -32,6 +42,8 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
     db.exec(`PRAGMA page_size = ${rowBytes >= LARGE_ROW_BYTES ? 65536 : 4096}`);
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;`);
     db.exec(schema);
+    const pageSize = Number(db.prepare("PRAGMA page_size").get()!.page_size);
+    db.exec(`PRAGMA wal_autocheckpoint = ${Math.ceil(WAL_AUTOCHECKPOINT_BYTES / pageSize)}`);
     // Proves the file is writable now rather than at the first packet: a read-only data_dir
     // with an existing database opens and reads fine.
     db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 1; COMMIT");
@@ -104,4 +116,40 @@ function storageError(db: DatabaseSync, error: unknown): unknown {
     status: full ? "resource-exhausted" : "unavailable",
     cause: error,
   });
+}
+
+/**
+ * Copies the write-ahead log into the database once no write has come for a moment, rather
+ * than inside the commit that crosses SQLite's threshold: a mix's round commits then skip the
+ * check point, which at 4 MiB doubled their cost (35 instead of 15 ms per 12 MB round), and it
+ * runs while the mix waits for its next round. Durability is the same either way: a committed
+ * transaction is in the log, and the log survives the process.
+ */
+export class IdleCheckpoint {
+  readonly #db: DatabaseSync;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Notes a write: the check point waits until the writes pause. */
+  written(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        // Passive: never waits on a reader; what it cannot copy now the next one does.
+        this.#db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch {
+        // A full disk or a closed file: the next write reports it, naming the file.
+      }
+    }, CHECKPOINT_IDLE_MS);
+  }
+
+  /** Cancels a pending check point (before the database closes). */
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }

@@ -6,7 +6,14 @@
  * @module
  */
 import { packChunks, type PackedChunk, packetCount, unpack } from "../rpc/batch.ts";
-import { addColumn, type DatabaseSync, openDatabase, transaction, write } from "../sqlite.ts";
+import {
+  addColumn,
+  type DatabaseSync,
+  IdleCheckpoint,
+  openDatabase,
+  transaction,
+  write,
+} from "../sqlite.ts";
 import type { StatementSync } from "node:sqlite";
 
 const SCHEMA = `
@@ -64,6 +71,7 @@ export interface RoundOutcome {
 /** A mix's SQLite store. */
 export class MixStore {
   readonly #db: DatabaseSync;
+  readonly #checkpoint: IdleCheckpoint;
   readonly #statements = new Map<string, StatementSync>();
   readonly #mailboxCapacity: number;
 
@@ -75,6 +83,7 @@ export class MixStore {
    */
   constructor(path: string, publicKeyText: string, options: MixStoreOptions = {}) {
     this.#db = openDatabase(path, SCHEMA, options.packetBytes ?? 0);
+    this.#checkpoint = new IdleCheckpoint(this.#db);
     this.#mailboxCapacity = options.mailboxCapacity ?? Number.MAX_SAFE_INTEGER;
     addColumn(this.#db, "mailbox", "sent_in", "BLOB");
     // A row of the inbox or outbox holds `packets` packets of `packet_bytes` end to end (a
@@ -245,6 +254,8 @@ export class MixStore {
    * its capacity loses its oldest packets; returns how many were dropped so.
    */
   commitRound(outcome: RoundOutcome): number {
+    // A round with nothing to forward is done here; one to forward is done once forwarded.
+    if (!outcome.outgoing?.length) this.#checkpoint.written();
     return transaction(this.#db, () => {
       this.#sql("INSERT OR IGNORE INTO tags (tag) SELECT value FROM json_each(?)")
         .run(JSON.stringify(outcome.tags));
@@ -305,6 +316,7 @@ export class MixStore {
 
   /** Deletes a round from the outbox once the next mix acknowledged it. */
   forwarded(round: number): void {
+    this.#checkpoint.written();
     write(this.#db, () => {
       this.#sql("DELETE FROM outbox WHERE round = ?").run(round);
     });
@@ -366,6 +378,7 @@ export class MixStore {
 
   /** Closes the database. */
   close(): void {
+    this.#checkpoint.cancel();
     this.#db.close();
   }
 }
