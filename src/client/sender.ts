@@ -94,10 +94,19 @@ export class Sender {
       // right after a send the mixes are busy with that round and need the cores.
       await sleep(sendTime - this.#clock.durationMs / 3 - Date.now(), signal);
       if (signal.aborted) break;
-      const plan = this.#plan(round);
-      const packet = this.#firstPacket(plan);
+      let plan = this.#plan(round);
+      let packet = this.#firstPacket(plan);
       await sleep(sendTime - Date.now(), signal);
       if (signal.aborted) break;
+      // A message queued since then still leaves in this round, in the dummy's place: its
+      // onion was built when it was prepared, so the send stays on time.
+      if (plan.kind === "dummy") {
+        const late = this.#plan(round);
+        if (late.kind === "message" && late.queued.attempts === 0) {
+          plan = late;
+          packet = this.#firstPacket(late);
+        }
+      }
       await this.#send(round, plan, packet);
       const current = this.#clock.roundAt(Date.now());
       if (current > round + 1) {

@@ -181,3 +181,32 @@ Deno.test("clients exchange messages through the cascade", async (t) => {
     );
   });
 });
+
+Deno.test("a message prepared after its client planned a dummy for the round, before the send, leaves in that round as promised", async () => {
+  // Long rounds, so the moment between the plan (a third of a round before the send) and the
+  // send is wide enough to aim at on a loaded machine.
+  const net = await createTestNetwork({ clients: 2, roundDuration: 1.2, roundTimeout: 0.6 });
+  try {
+    await net.startAllMixes();
+    await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
+    const start = await net.start();
+    const durationMs = start.round_duration_s * 1000;
+    const sendTime = (round: number) => start.epoch_ms + (round + 1) * durationMs;
+    // A round whose plan is still ahead, then its send time less a sixth of a round.
+    const round = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
+    await new Promise((r) => setTimeout(r, sendTime(round) - durationMs / 6 - Date.now()));
+    const sender = net.clients.get("client_1")!;
+    const prepared = await send(net, "client_1", "client_2", "just in time");
+    assert.equal(prepared.round, round);
+    await waitUntil(
+      () => sender.metrics.recent.some((r) => r.event === "sent" && r.round === round),
+      10_000,
+      `client_1's packet of round ${round}`,
+    );
+    // It left in that round, in the dummy's place, rather than waiting for the next one.
+    assert.equal(sender.queueLength(), 0);
+    assert.deepEqual(await collect(net, "client_2", 1), ["just in time"]);
+  } finally {
+    await net.close();
+  }
+});
