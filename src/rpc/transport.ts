@@ -152,10 +152,13 @@ export class NodeTransport {
     return (name, call) => {
       if (name !== method || call.fingerprint === expected) return;
       onRefused?.();
-      const shown = call.fingerprint ? `certificate ${call.fingerprint}` : "no certificate";
+      const shown = call.fingerprint
+        ? `certificate ${call.fingerprint}`
+        : `no certificate${call.unproved ? ` (${call.unproved})` : ""}`;
       warnings.warn(`refused ${method} from a caller without ${pin.id}'s certificate`, {
         peer: call.peer,
         presented: call.fingerprint ?? "none",
+        ...(call.unproved ? { unproved: call.unproved } : {}),
         expected,
       });
       throw new MixnetError(

@@ -27,6 +27,8 @@ export interface WireCallContext {
   readonly peer: string;
   /** Fingerprint of the certificate the caller proved it holds, if any. */
   readonly fingerprint?: string;
+  /** Why a certificate the caller showed proves nothing, if it showed one in vain. */
+  readonly unproved?: string;
 }
 
 /** A check run before a call reaches its handler, e.g. that the caller proved a certificate. */
@@ -179,6 +181,7 @@ export async function serveWire(conn: WireConn, options: WireServeOptions): Prom
         signal: controller.signal,
         peer: options.peer,
         fingerprint: options.caller.fingerprint,
+        unproved: options.caller.unproved,
       };
       const handler = options.handlers[codec.name] as (
         request: unknown,
