@@ -48,7 +48,12 @@ export {
   startServer,
 } from "./server.ts";
 export { pinnedChannel, type PinnedPeer, type SeenCertificate, TlsServer } from "./tls.ts";
-export { NodeTransport, type TransportOptions, userChannel } from "./transport.ts";
+export {
+  NodeTransport,
+  pinnedWireDialer,
+  type TransportOptions,
+  userChannel,
+} from "./transport.ts";
 export {
   type CallOptions,
   ClientStub,
