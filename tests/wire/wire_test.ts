@@ -8,7 +8,8 @@ import { FrameKind, HEADER_BYTES, WIRE_MAGIC } from "../../src/wire/frames.ts";
 import { startWireServer } from "../../src/wire/listener.ts";
 import { wireMethod } from "../../src/wire/methods.ts";
 import { WireStub } from "../../src/wire/stub.ts";
-import type { MixServerHandlers } from "../../src/rpc/mod.ts";
+import { type MixServerHandlers, pinnedWireDialer } from "../../src/rpc/mod.ts";
+import { generateTlsIdentity } from "../../src/crypto/mod.ts";
 
 const handlers = {
   WaitForStart: () =>
@@ -93,3 +94,71 @@ Deno.test("an oversized frame is answered with its call's RESOURCE_EXHAUSTED and
     await server.close();
   }
 });
+
+/** Rejects, naming `what`, when `promise` has not settled within `ms`: a failure, not a hang. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when `conn` ends: its caller was let go. */
+async function ended(conn: Deno.Conn): Promise<void> {
+  while (await conn.read(new Uint8Array(64)).catch(() => null) !== null) {
+    // Bytes before the end (the nonce) are not what is waited for.
+  }
+}
+
+for (const tls of [false, true]) {
+  Deno.test(`a caller that stalls its handshake${tls ? " over TLS" : ""} holds up no one, and is let go at the handshake timeout as refused`, async () => {
+    const identity = await generateTlsIdentity("mix_1");
+    const pin = { id: "mix_1", address: "127.0.0.1:0", certificate: identity.certificate };
+    const refused: string[] = [];
+    let onRefused = () => {};
+    const bothRefused = new Promise<void>((resolve) => onRefused = resolve);
+    const timeoutMs = 1000;
+    const server = startWireServer("127.0.0.1:0", {
+      handlers,
+      maxMessageBytes: 1024,
+      tls: tls ? { cert: identity.certificate.pem, key: identity.keyPem } : undefined,
+      handshakeTimeoutMs: timeoutMs,
+      onRefused: (_peer, reason) => {
+        refused.push(reason);
+        if (refused.length === 2) onRefused();
+      },
+    });
+    const dial = tls ? pinnedWireDialer(pin) : undefined;
+    const started = performance.now();
+    // One says nothing at all (over TLS, not even its hello); one stops after the magic.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const halfway = dial
+      ? await dial("127.0.0.1", server.port)
+      : await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const stub = new WireStub(`127.0.0.1:${server.port}`, { maxMessageBytes: 1024, dial });
+    try {
+      await halfway.write(WIRE_MAGIC);
+      const answer = await within(stub.waitForStart({ client_id: "c" }), 5000, "the call");
+      assert.equal(answer.ready, true);
+      assert.deepEqual(refused, [], "the call was answered only after a stalled caller was let go");
+      await within(bothRefused, 5000, "the stalled callers refused");
+      assert.ok(performance.now() - started >= timeoutMs, "let go before the timeout");
+      assert.deepEqual(refused, Array(2).fill(`its handshake was not done within ${timeoutMs} ms`));
+      // Over TLS, Deno holds the socket of a caller that never began TLS until it speaks or
+      // leaves (see acceptWire); one that did is closed.
+      for (const conn of tls ? [halfway] : [silent, halfway]) {
+        await within(ended(conn), 5000, "the stalled connection's end");
+      }
+    } finally {
+      stub.close();
+      silent.close();
+      halfway.close();
+      await server.close();
+    }
+  });
+}
