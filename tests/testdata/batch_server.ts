@@ -7,7 +7,7 @@
  *     tests/testdata/batch_server.ts 127.0.0.1:PORT [grpc|wire]
  */
 import { MixnetError } from "../../src/errors.ts";
-import { type MixServerHandlers, startServer } from "../../src/rpc/mod.ts";
+import { batchPackets, type MixServerHandlers, startServer } from "../../src/rpc/mod.ts";
 import { startWireServer } from "../../src/wire/mod.ts";
 
 const unused = () => Promise.reject(new MixnetError("Not served here", { status: "not-found" }));
@@ -18,7 +18,7 @@ const handlers: MixServerHandlers = {
   WaitForStart: unused,
   async ForwardBatch(chunks) {
     let packets = 0;
-    for await (const chunk of chunks) packets += chunk.packets.length;
+    for await (const chunk of chunks) packets += batchPackets(chunk).length;
     return { status: `received ${packets}` };
   },
 };
