@@ -1,6 +1,6 @@
 /**
- * Node descriptors: what an operator publishes about its node (id, role, address, X25519 public
- * key, TLS certificate and its fingerprint), never a secret; and the network folder assembled
+ * Node descriptors: what an operator publishes about its node (id, role, address, a mix's wire
+ * port, X25519 public key, TLS certificate and its fingerprint), never a secret; and the network folder assembled
  * from every operator's descriptor: `config.yaml` with `<id>.key` and `<id>.crt` beside it.
  *
  * @module
@@ -21,6 +21,8 @@ export interface Descriptor {
   readonly address: string;
   /** `host:port` it binds, when not its address. */
   readonly listen?: string;
+  /** A mix's wire protocol port, on the hosts of its address and listen address, if it has one. */
+  readonly wirePort?: number;
   /** Base64 of its X25519 public key, as in `<id>.key`. */
   readonly publicKey: string;
   /** Its TLS certificate, PEM. */
@@ -37,6 +39,7 @@ const schema = z.strictObject({
   role: z.enum(["mix", "client"]),
   address: z.string(),
   listen: z.string().optional(),
+  wire_port: z.number().int().min(1).max(65535).optional(),
   public_key: z.string(),
   tls_fingerprint: z.string(),
   tls_certificate: z.string(),
@@ -51,6 +54,7 @@ export function formatDescriptor(d: Descriptor): string {
       role: d.role,
       address: d.address,
       ...(d.listen ? { listen: d.listen } : {}),
+      ...(d.wirePort !== undefined ? { wire_port: d.wirePort } : {}),
       public_key: d.publicKey,
       tls_fingerprint: d.fingerprint,
       tls_certificate: d.certificate,
@@ -58,8 +62,8 @@ export function formatDescriptor(d: Descriptor): string {
 }
 
 /**
- * Parses and checks a descriptor: its fields, its public key, its certificate, and that the
- * fingerprint given is the certificate's.
+ * Parses and checks a descriptor: its fields, its public key, its certificate, that the
+ * fingerprint given is the certificate's, and that only a mix has a wire port.
  *
  * @throws {ConfigError} naming `file` and the field.
  */
@@ -78,6 +82,11 @@ export function parseDescriptor(text: string, file: string): Descriptor {
     );
   }
   const raw = result.data;
+  if (raw.wire_port !== undefined && raw.role !== "mix") {
+    throw new ConfigError(
+      `${file}: wire_port: a ${raw.role} serves no wire protocol; only a mix has a wire port`,
+    );
+  }
   try {
     decodePublicKey(new TextEncoder().encode(raw.public_key), "public_key");
   } catch (cause) {
@@ -100,15 +109,26 @@ export function parseDescriptor(text: string, file: string): Descriptor {
     role: raw.role,
     address: raw.address,
     listen: raw.listen,
+    ...(raw.wire_port !== undefined ? { wirePort: raw.wire_port } : {}),
     publicKey: raw.public_key.trim(),
     certificate: raw.tls_certificate,
     fingerprint,
   };
 }
 
+/** Where a node is, as its descriptor tells it. */
+export interface NodePlace {
+  readonly id: string;
+  readonly role: "mix" | "client";
+  readonly address: string;
+  readonly listen?: string;
+  /** A mix's wire port; none for a client. */
+  readonly wirePort?: number;
+}
+
 /** A descriptor of a node from its public files and the place the config gives it. */
 export function describe(
-  node: { id: string; role: "mix" | "client"; address: string; listen?: string },
+  node: NodePlace,
   publicKey: Uint8Array,
   certificatePem: string,
 ): Descriptor {
@@ -118,6 +138,7 @@ export function describe(
     role: node.role,
     address: node.address,
     listen: node.listen !== undefined && node.listen !== node.address ? node.listen : undefined,
+    ...(node.wirePort !== undefined ? { wirePort: node.wirePort } : {}),
     publicKey: encodeBase64(publicKey),
     certificate: certificatePem,
     fingerprint,
@@ -156,6 +177,7 @@ export async function assembleNetwork(
     id: d.id,
     address: d.address,
     ...(d.listen ? { listen: d.listen } : {}),
+    ...(d.wirePort !== undefined ? { wire_port: d.wirePort } : {}),
   });
   const clients = descriptors.filter((d) => d.role === "client");
   const document = {

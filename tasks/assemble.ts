@@ -7,9 +7,10 @@
  *
  * Mixes form the cascade in the order their descriptors are given. The settings file holds the
  * config's other keys (`messages_per_round`, `round_duration`, `payload_size`, …); without it,
- * every client must register and rounds last 1 s. It prints each node's fingerprint, for the
- * operators to compare with what each other reads out, and a digest of the folder: operators
- * who assemble the same descriptors get the same digest.
+ * every client must register and rounds last 1 s. A mix's wire port comes from its descriptor.
+ * It prints each node's address, wire port and fingerprint, for the operators to compare with
+ * what each other reads out, and a digest of the folder: operators who assemble the same
+ * descriptors get the same digest.
  *
  * @module
  */
@@ -56,9 +57,8 @@ async function main(args: string[]): Promise<number> {
     `assembled ${config.file}: ${config.mixServers.length} mixes, ${config.clients.length} clients`,
   );
   for (const d of descriptors) {
-    console.log(
-      `  ${d.role.padEnd(6)} ${d.id.padEnd(12)} ${d.address.padEnd(28)} ${d.fingerprint}`,
-    );
+    const place = d.wirePort === undefined ? d.address : `${d.address} wire ${d.wirePort}`;
+    console.log(`  ${d.role.padEnd(6)} ${d.id.padEnd(12)} ${place.padEnd(28)} ${d.fingerprint}`);
   }
   console.log(`digest: ${digest}`);
   console.log(

@@ -1,44 +1,41 @@
 /**
  * `deno task descriptor`: prints (or writes) the public descriptor of one node, for the other
- * operators of the network. It holds the node's id, role, address, X25519 public key and TLS
- * certificate with its fingerprint, read from the node's keys; nothing secret.
+ * operators of the network. It holds the node's id, role, address, a mix's wire port, X25519
+ * public key and TLS certificate with its fingerprint, read from the node's keys; nothing secret.
  *
  *   deno task descriptor --id mix_1 --role mix --address mix1.example.org:50051
- *                        [--listen 0.0.0.0:50051] [--dir .] [--out mix_1.descriptor.yaml]
+ *                        [--listen 0.0.0.0:50051] [--wire-port 51051] [--dir .]
+ *                        [--out mix_1.descriptor.yaml]
  *   deno task descriptor --id mix_1 --config config/config.yaml [--out FILE]
  *
  * Without a config the keys are those `deno task keygen --id` made in `<dir>/secret`; with one,
- * the role and addresses come from the config and the keys from its `keys_dir`.
+ * the role, addresses and wire port come from the config and the keys from its `keys_dir`.
  *
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { loadConfig } from "../src/config/mod.ts";
+import { loadConfig, splitAddress } from "../src/config/mod.ts";
 import { createSealedBox, readKeyPair, readTlsIdentity } from "../src/crypto/mod.ts";
 import { errorMessage } from "../src/errors.ts";
-import { describe, formatDescriptor } from "./_descriptor.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
+import { describe, formatDescriptor, type NodePlace } from "./_descriptor.ts";
 
 const USAGE =
   `Usage: deno task descriptor --id ID --role mix|client --address HOST:PORT [--listen HOST:PORT]
-                            [--dir .] [--out FILE]
+                            [--wire-port PORT] [--dir .] [--out FILE]
        deno task descriptor --id ID --config config/config.yaml [--out FILE]`;
 
-class UsageError extends Error {}
-
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      id: { type: "string" },
-      role: { type: "string" },
-      address: { type: "string" },
-      listen: { type: "string" },
-      dir: { type: "string" },
-      config: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+  const { values } = parseFlags(args, {
+    id: flag.text(),
+    role: flag.choice(["mix", "client"]),
+    address: flag.text(),
+    listen: flag.text(),
+    "wire-port": flag.int({ min: 1, max: 65535 }),
+    dir: flag.text(),
+    config: flag.text(),
+    out: flag.text(),
+    help: flag.switch("h"),
   });
   if (values.help) {
     console.log(USAGE);
@@ -46,7 +43,7 @@ async function main(args: string[]): Promise<number> {
   }
   const id = values.id;
   if (!id) throw new UsageError("Missing --id");
-  let node: { id: string; role: "mix" | "client"; address: string; listen?: string };
+  let node: NodePlace;
   let keysDir: string;
   let backend: string | undefined;
   if (values.config !== undefined) {
@@ -55,15 +52,28 @@ async function main(args: string[]): Promise<number> {
     const client = config.clients.find((c) => c.id === id);
     const found = mix ?? client;
     if (!found) throw new UsageError(`--id: no node ${JSON.stringify(id)} in ${config.file}`);
-    node = { id, role: mix ? "mix" : "client", address: found.address, listen: found.listen };
+    node = {
+      id,
+      role: mix ? "mix" : "client",
+      address: found.address,
+      listen: found.listen,
+      wirePort: mix?.wire ? splitAddress(mix.wire.address).port : undefined,
+    };
     keysDir = config.keysDir;
     backend = config.cryptoBackend;
   } else {
-    if (values.role !== "mix" && values.role !== "client") {
-      throw new UsageError(`--role: expected mix or client, got ${JSON.stringify(values.role)}`);
+    if (!values.role) throw new UsageError("Missing --role (mix or client)");
+    if (values["wire-port"] !== undefined && values.role !== "mix") {
+      throw new UsageError("--wire-port: only a mix serves the wire protocol");
     }
     if (!values.address) throw new UsageError("Missing --address (host:port peers reach it at)");
-    node = { id, role: values.role, address: values.address, listen: values.listen };
+    node = {
+      id,
+      role: values.role,
+      address: values.address,
+      listen: values.listen,
+      wirePort: values["wire-port"],
+    };
     keysDir = join(values.dir ?? ".", "secret");
   }
   const box = await createSealedBox(backend);

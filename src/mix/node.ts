@@ -14,7 +14,7 @@ import {
   type SealedBox,
 } from "../crypto/mod.ts";
 import { ConfigError, MixnetError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, RateLimitedLog } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { packetSize } from "../onion/mod.ts";
 import {
@@ -316,6 +316,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
         logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
     });
     if (self.wire) {
+      // A caller that opens connections and stalls them would otherwise write a line for each.
+      const handshakeRefusals = new RateLimitedLog(logger);
       wireServer = startWireServer(self.wire.listen, {
         handlers,
         maxMessageBytes: limit,
@@ -325,7 +327,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
           transport.wireRequireCaller("ForwardBatch", previous, () => metrics.count("tls.refused")),
         onRefused: (peer, reason) => {
           metrics.count("wire.refused");
-          logger.warn("refused a wire caller at its handshake", { peer, reason });
+          handshakeRefusals.warn("refused a wire caller at its handshake", { peer, reason });
         },
         onInternalError: (method, error) =>
           logger.error("handler failed", {

@@ -27,6 +27,7 @@ export {
   failureKind,
   RECONNECT,
   RETRY_LOG_INTERVAL_MS,
+  WIRE_HANDSHAKE_TIMEOUT_MS,
 } from "./policy.ts";
 export { type ListenFailure, listenFailure, type ListenFailureKind } from "./listen.ts";
 export { LOADER_OPTIONS, mixnetPackage, PROTO_PATH } from "./proto.ts";
@@ -48,7 +49,12 @@ export {
   startServer,
 } from "./server.ts";
 export { pinnedChannel, type PinnedPeer, type SeenCertificate, TlsServer } from "./tls.ts";
-export { NodeTransport, type TransportOptions, userChannel } from "./transport.ts";
+export {
+  NodeTransport,
+  pinnedWireDialer,
+  type TransportOptions,
+  userChannel,
+} from "./transport.ts";
 export {
   type CallOptions,
   ClientStub,

@@ -62,6 +62,14 @@ export const RECONNECT = Object.freeze({ initialMs: 100, maxMs: 1000 });
 export const CONNECT_WAIT_MS = 2000;
 
 /**
+ * How long a wire server waits for a new connection's TLS handshake, magic and certificate
+ * proof before it closes it and reports the caller refused: a caller that connects and says
+ * nothing is let go after that long. Ample for a peer on a slow link or a loaded machine, which
+ * sends them at once.
+ */
+export const WIRE_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
  * Deadlines of calls that have no deadline of their own to derive (a forward's and a fetch's
  * come from what they carry or wait for: rpc/limits.ts; a packet's from its round).
  */

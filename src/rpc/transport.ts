@@ -125,7 +125,7 @@ export class NodeTransport {
     const presents = peer.tls && this.#presentsTo.has(peer.id);
     return new WireStub(peer.wire.address, {
       ...options,
-      dial: peer.tls ? this.#wireTls(this.#pins.get(peer.id)!) : undefined,
+      dial: peer.tls ? pinnedWireDialer(this.#pins.get(peer.id)!) : undefined,
       identity: presents ? this.#identity : undefined,
     });
   }
@@ -152,10 +152,13 @@ export class NodeTransport {
     return (name, call) => {
       if (name !== method || call.fingerprint === expected) return;
       onRefused?.();
-      const shown = call.fingerprint ? `certificate ${call.fingerprint}` : "no certificate";
+      const shown = call.fingerprint
+        ? `certificate ${call.fingerprint}`
+        : `no certificate${call.unproved ? ` (${call.unproved})` : ""}`;
       warnings.warn(`refused ${method} from a caller without ${pin.id}'s certificate`, {
         peer: call.peer,
         presented: call.fingerprint ?? "none",
+        ...(call.unproved ? { unproved: call.unproved } : {}),
         expected,
       });
       throw new MixnetError(
@@ -163,39 +166,6 @@ export class NodeTransport {
           `proved ${shown}`,
         { status: "unauthenticated" },
       );
-    };
-  }
-
-  /**
-   * Dials over TLS that accepts only `pin`'s certificate; a refusal names the peer, the
-   * fingerprint pinned and the one it presented.
-   */
-  #wireTls(pin: PinnedPeer): WireDialer {
-    return async (host, port) => {
-      const tcp = await Deno.connect({ hostname: host, port });
-      // Kept by the TLS connection: its frames must not wait on the peer's ACK either.
-      tcp.setNoDelay(true);
-      try {
-        const conn = await Deno.startTls(tcp, {
-          hostname: TLS_SERVER_NAME,
-          caCerts: [pin.certificate.pem],
-        });
-        await conn.handshake();
-        return conn;
-      } catch (cause) {
-        try {
-          tcp.close();
-        } catch {
-          // Taken over by the failed TLS connection.
-        }
-        const seen = await certificateSeen(host, port);
-        throw new MixnetError(
-          `TLS to ${pin.id} at ${host}:${port} refused: it presented ${
-            seen ? `certificate ${seen}` : "no certificate"
-          }, not the one pinned for it (${pin.certificate.fingerprint})`,
-          { status: "unavailable", cause },
-        );
-      }
     };
   }
 
@@ -208,6 +178,40 @@ export class NodeTransport {
     if (!this.server || !pin) return undefined;
     return this.server.requireCaller(method, pin, { logger: this.#logger, onRefused });
   }
+}
+
+/**
+ * Dials a wire port over TLS that accepts only `pin`'s certificate; a refusal names the peer,
+ * the fingerprint pinned and the one it presented.
+ */
+export function pinnedWireDialer(pin: PinnedPeer): WireDialer {
+  return async (host, port) => {
+    const tcp = await Deno.connect({ hostname: host, port });
+    // Kept by the TLS connection: its frames must not wait on the peer's ACK either.
+    tcp.setNoDelay(true);
+    let conn: Deno.TlsConn | undefined;
+    try {
+      conn = await Deno.startTls(tcp, {
+        hostname: TLS_SERVER_NAME,
+        caCerts: [pin.certificate.pem],
+      });
+      await conn.handshake();
+      return conn;
+    } catch (cause) {
+      try {
+        (conn ?? tcp).close();
+      } catch {
+        // Already closed with its failed handshake.
+      }
+      const seen = await certificateSeen(host, port);
+      throw new MixnetError(
+        `TLS to ${pin.id} at ${host}:${port} refused: it presented ${
+          seen ? `certificate ${seen}` : "no certificate"
+        }, not the one pinned for it (${pin.certificate.fingerprint})`,
+        { status: "unavailable", cause },
+      );
+    }
+  };
 }
 
 /**

@@ -8,7 +8,14 @@
  */
 import { grpc, RpcError } from "../rpc/errors.ts";
 import type { TlsIdentity } from "../crypto/mod.ts";
-import { FrameKind, FrameReader, FrameWriter, type WireConn } from "./frames.ts";
+import {
+  type Frame,
+  FrameKind,
+  FrameReader,
+  FrameTooLarge,
+  FrameWriter,
+  type WireConn,
+} from "./frames.ts";
 import { callerHandshake } from "./handshake.ts";
 import { type WireMethod, wireMethod } from "./methods.ts";
 import { parseStatus } from "./serve.ts";
@@ -20,7 +27,7 @@ export type WireDialer = (host: string, port: number) => Promise<WireConn>;
 export interface WireChannelOptions {
   /** How the peer is named in errors, e.g. `mix_2 (127.0.0.1:50052)`. */
   readonly name?: string;
-  /** Largest message received, in bytes. */
+  /** Largest message sent or received, in bytes. */
   readonly maxMessageBytes: number;
   /** How to open a connection; plain TCP by default. */
   readonly dial?: WireDialer;
@@ -134,6 +141,14 @@ export class WireChannel {
       new RpcError(this.#name, method, code, details);
     if (this.#closed) throw fail(grpc.status.UNAVAILABLE, "Channel closed");
     if (signal?.aborted) throw fail(grpc.status.CANCELLED, "Cancelled by the caller");
+    // As gRPC does, a message over the limit is refused before it is sent.
+    const over = messages.find((m) => m.length > this.#maxMessageBytes);
+    if (over) {
+      throw fail(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `Message of ${over.length} bytes not sent: at most ${this.#maxMessageBytes} are accepted`,
+      );
+    }
     const number = wireMethod(method)!.number;
     const call = this.#nextCall++;
     return await new Promise<Uint8Array>((resolve, reject) => {
@@ -232,12 +247,24 @@ export class WireChannel {
     }
   }
 
-  /** Delivers replies until the connection ends; then fails every call still waiting. */
+  /**
+   * Delivers replies until the connection ends; then fails every call still waiting. A reply
+   * over the size limit fails its call alone, with RESOURCE_EXHAUSTED, as over gRPC.
+   */
   async #read(connection: Connection): Promise<void> {
-    const reader = new FrameReader(connection.conn, this.#maxMessageBytes + 16);
+    const reader = new FrameReader(connection.conn, this.#maxMessageBytes);
     let reason = "connection closed by the peer";
     try {
-      for (let frame = await reader.next(); frame; frame = await reader.next()) {
+      for (;;) {
+        let frame: Frame | null;
+        try {
+          frame = await reader.next();
+        } catch (error) {
+          if (!(error instanceof FrameTooLarge)) throw error;
+          connection.pending.get(error.call)?.fail(grpc.status.RESOURCE_EXHAUSTED, error.message);
+          continue;
+        }
+        if (!frame) break;
         const pending = connection.pending.get(frame.call);
         if (!pending) continue;
         if (frame.kind === FrameKind.reply) pending.resolve(frame.payload);

@@ -52,27 +52,47 @@ export interface Frame {
 /** A connection the wire protocol runs over (a TCP or TLS connection). */
 export type WireConn = Deno.Conn;
 
+/**
+ * Bytes of a frame's payload beside the message it carries: a call's method (1), an error's
+ * status (2).
+ */
+const FRAMING: Readonly<Record<FrameKind, number>> = {
+  [FrameKind.call]: 1,
+  [FrameKind.message]: 0,
+  [FrameKind.end]: 0,
+  [FrameKind.reply]: 0,
+  [FrameKind.error]: 2,
+  [FrameKind.cancel]: 0,
+};
+
 /** Reads frames from a connection. */
 export class FrameReader {
   readonly #conn: WireConn;
-  readonly #maxFrameBytes: number;
+  readonly #maxMessageBytes: number;
   #buffer = new Uint8Array(READ_BYTES);
   #start = 0;
   #end = 0;
+  /** Bytes of a refused frame still to be read past. */
+  #skip = 0;
 
-  /** Reads from `conn`; a frame longer than `maxFrameBytes` fails the connection. */
-  constructor(conn: WireConn, maxFrameBytes: number) {
+  /**
+   * Reads from `conn`; a frame carrying more than `maxMessageBytes` of message is refused
+   * (see {@link next}).
+   */
+  constructor(conn: WireConn, maxMessageBytes: number) {
     this.#conn = conn;
-    this.#maxFrameBytes = maxFrameBytes;
+    this.#maxMessageBytes = maxMessageBytes;
   }
 
   /**
    * The next frame, or null when the stream ended between frames.
    *
-   * @throws {MixnetError} invalid-argument for a malformed or oversized frame; unavailable when
-   * the stream ends inside one.
+   * @throws {FrameTooLarge} for a frame over the limit: its bytes are read past (not kept) by
+   * the next call, so that the connection goes on. {@link MixnetError} invalid-argument for a
+   * malformed frame; unavailable when the stream ends inside one.
    */
   async next(): Promise<Frame | null> {
+    await this.#discard();
     if (!await this.#buffered(HEADER_BYTES, true)) return null;
     const view = new DataView(this.#buffer.buffer, this.#start, HEADER_BYTES);
     const length = view.getUint32(0);
@@ -83,13 +103,32 @@ export class FrameReader {
         status: "invalid-argument",
       });
     }
-    if (length - 5 > this.#maxFrameBytes) {
-      throw new FrameTooLarge(call, length - 5, this.#maxFrameBytes);
-    }
     this.#start += HEADER_BYTES;
+    const message = length - 5 - FRAMING[kind as FrameKind];
+    if (message > this.#maxMessageBytes) {
+      this.#skip = length - 5;
+      throw new FrameTooLarge(kind as FrameKind, call, message, this.#maxMessageBytes);
+    }
     const payload = new Uint8Array(length - 5);
     await this.#fill(payload);
     return { kind: kind as FrameKind, call, payload };
+  }
+
+  /** Reads past the bytes of a refused frame. */
+  async #discard(): Promise<void> {
+    const buffered = Math.min(this.#skip, this.#end - this.#start);
+    this.#start += buffered;
+    this.#skip -= buffered;
+    if (this.#skip === 0) return;
+    // The buffer is empty: it serves as scratch space.
+    this.#start = this.#end = 0;
+    while (this.#skip > 0) {
+      const n = await this.#conn.read(
+        this.#buffer.subarray(0, Math.min(this.#skip, this.#buffer.length)),
+      );
+      if (n === null) throw truncated();
+      this.#skip -= n;
+    }
   }
 
   /** Fills `out` from the buffer, then straight from the connection. */
@@ -139,16 +178,22 @@ export class FrameReader {
   }
 }
 
-/** A frame announced more bytes than the reader accepts; the connection cannot go on. */
+/**
+ * A frame carried a message over the reader's limit. Its bytes are read past, so the connection
+ * goes on; the call it belongs to is refused.
+ */
 export class FrameTooLarge extends MixnetError {
+  /** The kind of the frame. */
+  readonly kind: FrameKind;
   /** The call the frame belongs to. */
   readonly call: number;
 
-  /** Creates the error for a frame of `bytes` on `call`, over `limit`. */
-  constructor(call: number, bytes: number, limit: number) {
+  /** Creates the error for a frame of `kind` on `call` carrying `bytes`, over `limit`. */
+  constructor(kind: FrameKind, call: number, bytes: number, limit: number) {
     super(`Message of ${bytes} bytes refused: at most ${limit} are accepted`, {
       status: "resource-exhausted",
     });
+    this.kind = kind;
     this.call = call;
   }
 }

@@ -10,7 +10,10 @@
  *
  * The server pins certificates just as TLS would for a client certificate (Deno's TLS server
  * asks for none): a method that needs a given peer checks the fingerprint the connection
- * proved. The caller pins the server's certificate through TLS itself.
+ * proved. A proof that does not hold proves nothing: the caller is served as one that showed no
+ * certificate, so that a method needing one refuses it with UNAUTHENTICATED and says why (a
+ * closed connection would tell it nothing, and its retries would come back at once). The caller
+ * pins the server's certificate through TLS itself.
  *
  * @module
  */
@@ -31,6 +34,8 @@ const MAX_PROOF_PART = 8 * 1024;
 export interface WireCaller {
   /** Fingerprint of the certificate the caller proved it holds, if it showed one. */
   readonly fingerprint?: string;
+  /** Why a certificate the caller showed proves nothing, e.g. its signature does not verify. */
+  readonly unproved?: string;
 }
 
 /**
@@ -58,10 +63,12 @@ export async function callerHandshake(conn: WireConn, identity?: TlsIdentity): P
 }
 
 /**
- * The server's side, after the magic was read: sends a nonce and checks the caller's proof.
+ * The server's side, after the magic was read: sends a nonce and checks the caller's proof. A
+ * certificate that does not parse, or a signature that does not verify, leaves the caller with
+ * no fingerprint and the reason in `unproved`.
  *
- * @throws {MixnetError} permission-denied for a proof that does not verify; unavailable when
- * the caller closes the connection first.
+ * @throws {MixnetError} permission-denied for a proof part over its size limit; unavailable
+ * when the caller closes the connection first.
  */
 export async function serverHandshake(conn: WireConn): Promise<WireCaller> {
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
@@ -72,24 +79,19 @@ export async function serverHandshake(conn: WireConn): Promise<WireCaller> {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(der);
-  } catch (cause) {
-    throw new MixnetError("Wire caller refused: its certificate does not parse", {
-      status: "permission-denied",
-      cause,
-    });
+  } catch {
+    return { unproved: "it showed a certificate that does not parse" };
   }
-  const valid = verify(
-    "sha256",
-    Buffer.concat([CONTEXT, nonce]),
-    certificate.publicKey,
-    signature,
-  );
+  let valid = false;
+  try {
+    valid = verify("sha256", Buffer.concat([CONTEXT, nonce]), certificate.publicKey, signature);
+  } catch {
+    // A signature that is not one: as good as a wrong one.
+  }
   if (!valid) {
-    throw new MixnetError(
-      `Wire caller refused: it showed certificate ${certificate.fingerprint256} without proof of ` +
-        "its key",
-      { status: "permission-denied" },
-    );
+    return {
+      unproved: `it showed certificate ${certificate.fingerprint256} without proof of its key`,
+    };
   }
   return { fingerprint: certificate.fingerprint256 };
 }

@@ -6,6 +6,7 @@
  */
 import { MixnetError } from "../errors.ts";
 import { listenFailure } from "../rpc/listen.ts";
+import { WIRE_HANDSHAKE_TIMEOUT_MS } from "../rpc/policy.ts";
 import type { MixServerHandlers } from "../rpc/messages.ts";
 import { WIRE_MAGIC, type WireConn } from "./frames.ts";
 import { readExactly, serverHandshake, type WireCaller } from "./handshake.ts";
@@ -18,12 +19,20 @@ export interface WireServerOptions {
   readonly maxMessageBytes: number;
   /** Called with every error a handler throws that is not a deliberate domain error. */
   readonly onInternalError?: (method: string, error: unknown) => void;
-  /** Called with a caller refused at its handshake (its address, and why). */
+  /**
+   * Called with a caller refused at its handshake (its address, and why): a proof part over its
+   * limit, or a handshake not done within the timeout.
+   */
   readonly onRefused?: (peer: string, reason: string) => void;
   /** Decides whether a call may reach its handler (see {@link WireCheck}). */
   readonly check?: WireCheck;
   /** Serve over TLS with this certificate and key (PEM); plain TCP when absent. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * Closes a connection whose handshake (TLS's, where served, then the wire's) is not done
+   * within this many milliseconds; default {@link WIRE_HANDSHAKE_TIMEOUT_MS}.
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** A running wire server. */
@@ -85,13 +94,25 @@ export function startWireServer(address: string, options: WireServerOptions): Wi
 }
 
 /**
- * Serves one accepted connection if it starts with the magic and its caller's proof holds;
- * closes it otherwise.
+ * Serves one accepted connection if it starts with the magic and its caller's proof is in
+ * within the handshake timeout; closes it otherwise.
  */
 export async function acceptWire(conn: WireConn, options: WireServerOptions): Promise<void> {
   const address = conn.remoteAddr as Deno.NetAddr;
   const peer = `${address.hostname}:${address.port}`;
   let caller: WireCaller;
+  const timeoutMs = options.handshakeTimeoutMs ?? WIRE_HANDSHAKE_TIMEOUT_MS;
+  // Closing the connection ends the handshake's pending read. A TLS connection whose caller has
+  // not finished TLS's own handshake is let go here, but Deno keeps its socket open until the
+  // caller speaks or leaves: its TLS server closes a socket only once that handshake has ended.
+  const timer = setTimeout(() => {
+    options.onRefused?.(peer, `its handshake was not done within ${timeoutMs} ms`);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }, timeoutMs);
   try {
     const magic = await readExactly(conn, WIRE_MAGIC.length);
     if (!magic.every((b, i) => b === WIRE_MAGIC[i])) throw new Error("not the wire protocol");
@@ -106,6 +127,8 @@ export async function acceptWire(conn: WireConn, options: WireServerOptions): Pr
       // Already closed.
     }
     return;
+  } finally {
+    clearTimeout(timer);
   }
   await serveWire(conn, { ...options, peer, caller });
 }

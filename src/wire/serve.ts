@@ -27,6 +27,8 @@ export interface WireCallContext {
   readonly peer: string;
   /** Fingerprint of the certificate the caller proved it holds, if any. */
   readonly fingerprint?: string;
+  /** Why a certificate the caller showed proves nothing, if it showed one in vain. */
+  readonly unproved?: string;
 }
 
 /** A check run before a call reaches its handler, e.g. that the caller proved a certificate. */
@@ -96,7 +98,7 @@ class MessageQueue<T> {
  * then gets its signal aborted.
  */
 export async function serveWire(conn: WireConn, options: WireServeOptions): Promise<void> {
-  const reader = new FrameReader(conn, options.maxMessageBytes + 16);
+  const reader = new FrameReader(conn, options.maxMessageBytes);
   const writer = new FrameWriter(conn);
   const streams = new Map<number, { queue: MessageQueue<unknown>; codec: WireMethodCodec }>();
   const open = new Map<number, AbortController>();
@@ -119,23 +121,20 @@ export async function serveWire(conn: WireConn, options: WireServeOptions): Prom
     });
   };
   try {
-    for (let frame = await reader.next(); frame; frame = await reader.next()) {
+    for (;;) {
+      let frame: Frame | null;
+      try {
+        frame = await reader.next();
+      } catch (error) {
+        if (!(error instanceof FrameTooLarge)) throw error;
+        refuse(error);
+        continue;
+      }
+      if (!frame) break;
       receive(frame);
     }
-  } catch (error) {
-    // A malformed frame or a broken connection ends it; the peer reconnects. An oversized
-    // message is answered first, so that its caller learns why.
-    if (error instanceof FrameTooLarge) {
-      open.delete(error.call);
-      await writer.frame(
-        FrameKind.error,
-        error.call,
-        statusBytes(
-          grpc.status.RESOURCE_EXHAUSTED,
-          error.message,
-        ),
-      ).catch(() => {});
-    }
+  } catch {
+    // A malformed frame or a broken connection ends it; the peer reconnects.
   } finally {
     const gone = new MixnetError("Wire connection closed", { status: "unavailable" });
     for (const { queue } of streams.values()) queue.fail(gone);
@@ -146,6 +145,24 @@ export async function serveWire(conn: WireConn, options: WireServeOptions): Prom
     } catch {
       // Already closed.
     }
+  }
+
+  /**
+   * Refuses the call an oversized frame belongs to, as gRPC refuses a message over its limit:
+   * a call it opens, or a streaming call it is a message of, fails with RESOURCE_EXHAUSTED and
+   * the sizes; the connection and its other calls go on.
+   */
+  function refuse(error: FrameTooLarge): void {
+    const { call, kind } = error;
+    const stream = streams.get(call);
+    const controller = open.get(call);
+    if (kind !== FrameKind.call && !controller) return;
+    streams.delete(call);
+    open.delete(call);
+    controller?.abort();
+    stream?.queue.fail(error);
+    writer.frame(FrameKind.error, call, statusBytes(grpc.status.RESOURCE_EXHAUSTED, error.message))
+      .catch(() => {});
   }
 
   function receive(frame: Frame): void {
@@ -164,6 +181,7 @@ export async function serveWire(conn: WireConn, options: WireServeOptions): Prom
         signal: controller.signal,
         peer: options.peer,
         fingerprint: options.caller.fingerprint,
+        unproved: options.caller.unproved,
       };
       const handler = options.handlers[codec.name] as (
         request: unknown,

@@ -2,30 +2,44 @@
  * A host that is not the previous mix tries a `ForwardBatch` at a mix over TLS, as the
  * multi-host test runs it from a namespace of its own:
  *
- *   deno run --allow-read --allow-net=HOST:PORT forge_batch.ts CONFIG TARGET_ID none|own
+ *   deno run --allow-read --allow-net=HOST:PORT forge_batch.ts CONFIG TARGET_ID none|own grpc|wire
  *
- * It pins the target's published certificate (public), and shows no certificate (`none`) or one
- * of its own making (`own`), claiming to be the target's previous mix. Prints one JSON line:
+ * It pins the target's published certificate (public), at its gRPC address or its wire port,
+ * and shows no certificate (`none`) or one of its own making (`own`), claiming to be the
+ * target's previous mix. Prints one JSON line:
  * `{ "code": <gRPC status>, "details": "…", "fingerprint": <the one it showed> }`.
  */
 import { loadConfig } from "../../src/config/mod.ts";
 import { generateTlsIdentity, readCertificate } from "../../src/crypto/mod.ts";
-import { maxMessageBytes, MixServerStub, pinnedChannel, RpcError } from "../../src/rpc/mod.ts";
+import {
+  maxMessageBytes,
+  type MixServerCalls,
+  MixServerStub,
+  pinnedChannel,
+  pinnedWireDialer,
+  RpcError,
+} from "../../src/rpc/mod.ts";
+import { WireStub } from "../../src/wire/mod.ts";
 
 if (import.meta.main) {
-  const [configPath, targetId, show] = Deno.args;
+  const [configPath, targetId, show, transport] = Deno.args;
   const config = await loadConfig(configPath);
   const index = config.mixServers.findIndex((m) => m.id === targetId);
   const target = config.mixServers[index];
   const previous = config.mixServers[index - 1];
   const identity = show === "own" ? await generateTlsIdentity(previous.id) : undefined;
-  const certificate = await readCertificate(config.dir, target.id);
-  const stub = new MixServerStub(target.address, {
-    maxMessageBytes: maxMessageBytes(config),
-    name: target.id,
-    credentials: pinnedChannel({ id: target.id, address: target.address, certificate }, identity),
-    timeoutMs: 10_000,
-  });
+  const pin = {
+    id: target.id,
+    address: target.address,
+    certificate: await readCertificate(config.dir, target.id),
+  };
+  const options = { maxMessageBytes: maxMessageBytes(config), name: target.id, timeoutMs: 10_000 };
+  const stub: MixServerCalls = transport === "wire"
+    ? new WireStub(target.wire!.address, { ...options, dial: pinnedWireDialer(pin), identity })
+    : new MixServerStub(target.address, {
+      ...options,
+      credentials: pinnedChannel(pin, identity),
+    });
   let result: { code: number; details: string };
   try {
     const response = await stub.forwardBatch({

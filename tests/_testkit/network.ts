@@ -27,7 +27,7 @@ import type { Logger } from "../../src/log.ts";
 import { generateKeys, writeNetworkConfig } from "../../tasks/launch/mod.ts";
 import { WireStub } from "../../src/wire/mod.ts";
 import { waitUntil } from "./ports.ts";
-import { ensureTlsIdentities, testChannel } from "./tls.ts";
+import { ensureTlsIdentities, testChannel, testWireDialer } from "./tls.ts";
 
 /** Options of {@link createTestNetwork}. */
 export interface TestNetworkOptions {
@@ -37,6 +37,8 @@ export interface TestNetworkOptions {
   roundDuration?: number;
   roundTimeout?: number;
   payloadSize?: number;
+  /** Whether mixes get wire ports; default true (false: every call over gRPC). */
+  wire?: boolean;
   extra?: Record<string, unknown>;
 }
 
@@ -154,16 +156,16 @@ export class TestNetwork {
   }
 
   /**
-   * A stub to mix `id`, as nodes call it: over its wire port when it has one (in the clear: the
-   * test's TLS networks are called over gRPC with the pinned certificate), else over gRPC.
+   * A stub to mix `id`, as clients call it: over its wire port when it has one (TLS pinned to
+   * its certificate where links to it use TLS), else over gRPC; showing no certificate.
    */
   stub(id: string): MixServerCalls {
     let stub = this.#stubs.get(id);
     if (!stub) {
       const node = this.config.mixServers.find((m) => m.id === id)!;
       const options = { maxMessageBytes: maxMessageBytes(this.config), name: id };
-      stub = node.wire && !node.tls
-        ? new WireStub(node.wire.address, options)
+      stub = node.wire
+        ? new WireStub(node.wire.address, { ...options, dial: testWireDialer(this.config, node) })
         : new MixServerStub(node.address, {
           ...options,
           credentials: testChannel(this.config, node),
@@ -384,6 +386,7 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     roundDuration: options.roundDuration ?? 0.3,
     roundTimeout: options.roundTimeout ?? 0.2,
     payloadSize: options.payloadSize ?? 64,
+    wire: options.wire,
     extra: options.extra,
     prefix: "mixnet-test-",
   });

@@ -5,7 +5,8 @@
  */
 import type { Config, NodeConfig } from "../../src/config/mod.ts";
 import { certificatePath, ensureTlsIdentity, parseCertificate } from "../../src/crypto/mod.ts";
-import { type grpc, pinnedChannel } from "../../src/rpc/mod.ts";
+import { type grpc, pinnedChannel, type PinnedPeer, pinnedWireDialer } from "../../src/rpc/mod.ts";
+import type { WireDialer } from "../../src/wire/mod.ts";
 
 /** Makes and publishes the TLS key and certificate of every node when some link uses TLS. */
 export async function ensureTlsIdentities(config: Config): Promise<void> {
@@ -18,8 +19,17 @@ export async function ensureTlsIdentities(config: Config): Promise<void> {
 
 /** Credentials of a channel to `node` as an outsider holding no certificate dials it. */
 export function testChannel(config: Config, node: NodeConfig): grpc.ChannelCredentials | undefined {
-  if (!node.tls) return undefined;
+  return node.tls ? pinnedChannel(pinOf(config, node)) : undefined;
+}
+
+/** How an outsider dials `node`'s wire port: TLS pinned to its certificate where it has TLS. */
+export function testWireDialer(config: Config, node: NodeConfig): WireDialer | undefined {
+  return node.tls ? pinnedWireDialer(pinOf(config, node)) : undefined;
+}
+
+/** `node` pinned to its published certificate. */
+function pinOf(config: Config, node: NodeConfig): PinnedPeer {
   const path = certificatePath(config.dir, node.id);
   const certificate = parseCertificate(Deno.readTextFileSync(path), path);
-  return pinnedChannel({ id: node.id, address: node.address, certificate });
+  return { id: node.id, address: node.address, certificate };
 }

@@ -80,6 +80,14 @@ Deno.test("the compose file runs the original design's config, unchanged, one se
       mounts.get(env.CONFIG_PATH.slice(0, env.CONFIG_PATH.lastIndexOf("/"))),
       "./config",
     );
+    // The ports it serves, a mix's wire port included where the config gives one.
+    assert.deepEqual(
+      service.expose.map(String),
+      [node.listen, ...(node.wire ? [node.wire.listen] : [])].map((a) =>
+        String(splitAddress(a).port)
+      ),
+      `${node.id}: expose`,
+    );
     if (node.role === "mix") assert.equal(mounts.get(env.OUTPUT_DIR), "./output");
     else assert.deepEqual(service.depends_on, config.mixServers.map((m) => m.id));
   }
@@ -120,7 +128,8 @@ Deno.test("every node of the Kubernetes config has a StatefulSet, a Service and 
 
     const service = objects.get(`Service/${address.host}`);
     assert.ok(service, `no Service named ${address.host} for ${node.id}`);
-    assert.equal(service.spec.ports[0].port, address.port);
+    const servicePort = (name: string) => service.spec.ports.find((p: Yaml) => p.name === name);
+    assert.equal(servicePort("grpc")?.port, address.port);
 
     const set = objects.get(`StatefulSet/${node.id}`);
     assert.ok(set, `no StatefulSet for ${node.id}`);
@@ -133,8 +142,25 @@ Deno.test("every node of the Kubernetes config has a StatefulSet, a Service and 
     const container = pod.spec.containers[0];
     assert.deepEqual(container.args, [node.role, "--id", node.id]);
     assert.ok(commands.has(container.args[0]));
-    const port = container.ports.find((p: Yaml) => p.name === service.spec.ports[0].targetPort);
-    assert.equal(port?.containerPort, listen.port, `${node.id}: Service target is its listen port`);
+    const containerPort = (name: string) =>
+      container.ports.find((p: Yaml) => p.name === servicePort(name)?.targetPort)?.containerPort;
+    assert.equal(
+      containerPort("grpc"),
+      listen.port,
+      `${node.id}: Service target is its listen port`,
+    );
+    // A mix's wire port: on the Service at its address's host, and on the pod where it binds.
+    assert.deepEqual(
+      [servicePort("wire")?.port, containerPort("wire")],
+      node.wire
+        ? [splitAddress(node.wire.address).port, splitAddress(node.wire.listen).port]
+        : [undefined, undefined],
+      `${node.id}: the wire port of the Service and the pod`,
+    );
+    assert.deepEqual(
+      service.spec.ports.map((p: Yaml) => p.name).sort(),
+      node.wire ? ["grpc", "wire"] : ["grpc"],
+    );
 
     const mounts = new Map<string, string>(
       container.volumeMounts.map((m: Yaml) => [m.name, m.mountPath]),
@@ -172,6 +198,7 @@ Deno.test("every node of the Kubernetes config has a StatefulSet, a Service and 
     [...objects.keys()].filter((k) => k.startsWith("StatefulSet/")).length,
     nodes(config).length,
   );
+  assert.ok(config.mixServers.every((m) => m.wire), "every mix serves the wire protocol");
 });
 
 Deno.test("the Kubernetes config is what assemble writes from the nodes' descriptors and settings", async () => {
@@ -180,7 +207,13 @@ Deno.test("the Kubernetes config is what assemble writes from the nodes' descrip
   const descriptors = await Promise.all(
     nodes(committed).map(async (node) =>
       describe(
-        { id: node.id, role: node.role, address: node.address, listen: node.listen },
+        {
+          id: node.id,
+          role: node.role,
+          address: node.address,
+          listen: node.listen,
+          wirePort: node.wire ? splitAddress(node.wire.address).port : undefined,
+        },
         box.generateKeyPair().publicKey,
         (await generateTlsIdentity(node.id)).certificate.pem,
       )

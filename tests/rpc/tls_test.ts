@@ -18,9 +18,12 @@ import {
   RpcError,
 } from "../../src/rpc/mod.ts";
 
-/** A network on loopback with TLS on every link, as `tls: always` asks. */
+/**
+ * A network on loopback with TLS on every link, as `tls: always` asks, and no wire ports: every
+ * call goes over gRPC (tests/wire/tls_test.ts runs the same over the wire protocol).
+ */
 function tlsNetwork(): Promise<TestNetwork> {
-  return createTestNetwork({ clients: 2, extra: { tls: "always" } });
+  return createTestNetwork({ clients: 2, wire: false, extra: { tls: "always" } });
 }
 
 /** A stub to mix `id` pinned to `pinned` (its certificate unless given), showing `identity`. */
@@ -55,7 +58,7 @@ async function refusal(call: Promise<unknown>): Promise<RpcError> {
   return error;
 }
 
-Deno.test("with TLS on every link, a message crosses the three mixes and reaches its mailbox", async () => {
+Deno.test("with TLS on every gRPC link, a message crosses the three mixes and reaches its mailbox", async () => {
   const net = await tlsNetwork();
   try {
     assert.ok([...net.config.mixServers, ...net.config.clients].every((n) => n.tls));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { createSealedBox, generateTlsIdentity, readCertificate } from "../../src/crypto/mod.ts";
 import { ConfigError } from "../../src/errors.ts";
 import {
@@ -8,13 +9,19 @@ import {
   formatDescriptor,
   parseDescriptor,
 } from "../../tasks/_descriptor.ts";
+import { childEnv } from "../../tasks/launch/environment.ts";
 
 const box = await createSealedBox("tweetnacl");
 
-async function node(id: string, role: "mix" | "client", port: number): Promise<Descriptor> {
+async function node(
+  id: string,
+  role: "mix" | "client",
+  port: number,
+  wirePort?: number,
+): Promise<Descriptor> {
   const tls = await generateTlsIdentity(id);
   return describe(
-    { id, role, address: `10.0.0.${port % 250}:${port}`, listen: `0.0.0.0:${port}` },
+    { id, role, address: `10.0.0.${port % 250}:${port}`, listen: `0.0.0.0:${port}`, wirePort },
     box.generateKeyPair().publicKey,
     tls.certificate.pem,
   );
@@ -77,6 +84,96 @@ Deno.test("assembling writes a valid config in cascade order and every public fi
       assembleNetwork([...nodes, nodes[1]], {}, `${dir}/five`),
       /mix_servers\[2\]\.id: duplicate id "mix_a"/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a mix's wire port travels in its descriptor into the assembled config; a client's descriptor with one is refused", async () => {
+  const nodes = [
+    await node("mix_a", "mix", 7001, 8001),
+    await node("mix_b", "mix", 7002),
+    await node("alice", "client", 7101),
+  ];
+  const text = formatDescriptor(nodes[0]);
+  assert.match(text, /^wire_port: 8001$/m);
+  assert.deepEqual(parseDescriptor(text, "mix_a.yaml"), nodes[0]);
+  assert.doesNotMatch(formatDescriptor(nodes[1]), /wire_port/);
+  assert.throws(
+    () => parseDescriptor(formatDescriptor(nodes[2]) + "wire_port: 8101\n", "alice.yaml"),
+    /^ConfigError: alice\.yaml: wire_port: a client serves no wire protocol/,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const { config } = await assembleNetwork(nodes, {}, dir);
+    assert.deepEqual(config.mixServers[0].wire, {
+      address: "10.0.0.1:8001",
+      listen: "0.0.0.0:8001",
+    });
+    assert.equal(config.mixServers[1].wire, undefined);
+    assert.match(await Deno.readTextFile(`${dir}/config.yaml`), /^ {4}wire_port: 8001$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const TASKS = fileURLToPath(new URL("../../tasks/", import.meta.url));
+
+/** Runs `tasks/<script>` with `args` as `deno task` does; its exit code and output. */
+async function task(script: string, args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command("deno", {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi"]
+      .concat(`${TASKS}${script}`, args),
+    clearEnv: true,
+    env: childEnv(),
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+Deno.test("deno task descriptor takes a mix's --wire-port, or the config's wire_port, and refuses one for a client", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const id of ["mix_1", "client_1"]) {
+      assert.equal((await task("keygen.ts", ["--id", id, "--dir", dir])).code, 0);
+    }
+    const place = ["--address", "10.0.0.1:50051", "--dir", dir];
+    const given = await task("descriptor.ts", [
+      ...["--id", "mix_1", "--role", "mix", "--wire-port", "51051", ...place],
+    ]);
+    assert.equal(given.code, 0, given.stderr);
+    assert.equal(parseDescriptor(given.stdout, "stdout").wirePort, 51051);
+
+    const client = await task("descriptor.ts", [
+      ...["--id", "client_1", "--role", "client", "--wire-port", "51051", ...place],
+    ]);
+    assert.equal(client.code, 2);
+    assert.match(client.stderr, /^descriptor: --wire-port: only a mix serves the wire protocol$/m);
+    const bad = await task("descriptor.ts", [
+      ...["--id", "mix_1", "--role", "mix", "--wire-port", "70000", ...place],
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--wire-port: expected a whole number >= 1 and <= 65535, got "70000"/);
+
+    await Deno.writeTextFile(
+      `${dir}/config.yaml`,
+      `messages_per_round: 1
+round_duration: 1
+dummy_payload: d
+mix_servers: [{ id: mix_1, address: "10.0.0.1:50051", wire_port: 51052 }]
+clients: [{ id: client_1, address: "10.0.0.11:50061" }]
+`,
+    );
+    for (const [id, wirePort] of [["mix_1", 51052], ["client_1", undefined]] as const) {
+      const fromConfig = await task("descriptor.ts", [
+        "--id",
+        id,
+        "--config",
+        `${dir}/config.yaml`,
+      ]);
+      assert.equal(fromConfig.code, 0, fromConfig.stderr);
+      assert.equal(parseDescriptor(fromConfig.stdout, "stdout").wirePort, wirePort);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
