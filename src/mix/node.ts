@@ -197,16 +197,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       packetSize: packetBytes,
       roundTimeoutMs: config.roundTimeout * 1000,
       onClosed: (round) => processor.enqueue(round),
-      // Packets are peeled as they are stored, in the groups they were stored in, while the
-      // round is still open: on the workers, as this thread is busy receiving.
       onStored: (round, rows) =>
-        processor.prepare(
-          round,
-          `clients from ${rows[0].slot}`,
-          rows.map((row) => row.packet),
-          rows[0].arrivedMs,
-          { offThread: true },
-        ),
+        processor.gather(round, rows.map((row) => row.packet), rows[rows.length - 1].arrivedMs),
       maxQueuedBytes: config.maxQueuedBytes,
       pacer,
       metrics,

@@ -17,7 +17,7 @@ const INLINE_BUDGET_US = 1500;
 const PACKET_US = 80;
 const BYTE_US = 0.0033;
 /** Least estimated microseconds of work in one worker job (fewer packets when they are big). */
-const MIN_JOB_US = 1000;
+export const MIN_JOB_US = 1000;
 /** Most jobs a batch is cut into per worker. */
 const MAX_JOBS_PER_WORKER = 8;
 /** The outcome of peeling one packet. */
@@ -95,7 +95,7 @@ export function peelPackets(
 }
 
 /** Estimated microseconds of peeling `count` packets of `bytes` in all. */
-function workUs(count: number, bytes: number): number {
+export function workUs(count: number, bytes: number): number {
   return count * PACKET_US + bytes * BYTE_US;
 }
 

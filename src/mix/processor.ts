@@ -6,8 +6,8 @@
  *
  * Peeling starts before a round is processed where it can overlap the round's arrival
  * ({@link RoundProcessor.prepare}): after the first mix each chunk of a round is peeled as soon
- * as it is stored, while the rest is in transfer, and at the first mix each large client packet
- * is, while the round is open. The round is only shuffled and committed once complete, and is
+ * as it is stored, while the rest is in transfer, and at the first mix client packets are, in
+ * groups of a worker job's worth, while the round is open ({@link RoundProcessor.gather}). The round is only shuffled and committed once complete, and is
  * peeled with its early results only if they cover every packet of its inbox. Early results
  * live in memory only: after a restart the round is read back from the inbox and peeled again.
  *
@@ -19,7 +19,7 @@ import type { Metrics } from "../metrics.ts";
 import { HopKind, replayTag, type RouteNode } from "../onion/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import { logRetry, retry, RETRY_LOG_INTERVAL_MS, Stopped } from "../rpc/mod.ts";
-import type { Peeler, PeelResult } from "./peeler.ts";
+import { MIN_JOB_US, type Peeler, type PeelResult, workUs } from "./peeler.ts";
 import { shuffle } from "../random.ts";
 import type { MixStore } from "./store.ts";
 
@@ -97,11 +97,21 @@ interface EarlyRound {
   lastMs: number;
 }
 
+/** Client packets of a round gathered for one worker job. */
+interface Gathered {
+  readonly packets: Uint8Array[];
+  bytes: number;
+  readonly firstMs: number;
+  lastMs: number;
+}
+
 /** Processes closed rounds one after another, in the order they were closed. */
 export class RoundProcessor {
   readonly #options: ProcessorOptions;
   readonly #queue: number[] = [];
   readonly #early = new Map<number, EarlyRound>();
+  /** Client packets gathered for a round and not yet a job of their own (first mix). */
+  readonly #gathered = new Map<number, Gathered>();
   #running: Promise<void> = Promise.resolve();
   #draining = false;
   #stopped = false;
@@ -159,6 +169,40 @@ export class RoundProcessor {
     early.lastMs = Math.max(early.lastMs, arrivedMs);
   }
 
+  /**
+   * Gathers client packets of an open round as they are stored, and peels them on the workers
+   * a job's worth at a time (a packet of 300 KB or more alone; a dozen of 1 KiB together): a
+   * round's peeling is then mostly done when it closes, and a small round's handful is peeled
+   * at once on this thread when it is processed rather than waking a worker for it.
+   */
+  gather(round: number, packets: readonly Uint8Array[], arrivedMs: number): void {
+    if (this.#stopped) return;
+    const fresh = (): Gathered => ({
+      packets: [],
+      bytes: 0,
+      firstMs: arrivedMs,
+      lastMs: arrivedMs,
+    });
+    let pending = this.#gathered.get(round) ?? fresh();
+    pending.lastMs = arrivedMs;
+    for (const packet of packets) {
+      pending.packets.push(packet);
+      pending.bytes += packet.length;
+      if (workUs(pending.packets.length, pending.bytes) >= MIN_JOB_US) {
+        this.#prepareGathered(round, pending, true);
+        pending = fresh();
+      }
+    }
+    this.#gathered.set(round, pending);
+  }
+
+  #prepareGathered(round: number, gathered: Gathered, offThread: boolean): void {
+    const part = `clients ${this.#early.get(round)?.parts.size ?? 0}`;
+    this.prepare(round, part, gathered.packets, gathered.firstMs, { offThread });
+    const early = this.#early.get(round)!;
+    early.lastMs = Math.max(early.lastMs, gathered.lastMs);
+  }
+
   /** Finishes the round in hand, leaves the rest in the inbox for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -201,6 +245,10 @@ export class RoundProcessor {
    */
   async #peelRound(round: number, drop: (reason: string) => void) {
     const { store, peeler } = this.#options;
+    for (const r of this.#gathered.keys()) if (r < round) this.#gathered.delete(r);
+    const gathered = this.#gathered.get(round);
+    this.#gathered.delete(round);
+    if (gathered?.packets.length) this.#prepareGathered(round, gathered, false);
     for (const r of this.#early.keys()) if (r < round) this.#early.delete(r);
     const early = this.#early.get(round);
     this.#early.delete(round);
