@@ -171,7 +171,7 @@ export class RoundProcessor {
 
   /**
    * Gathers client packets of an open round as they are stored, and peels them on the workers
-   * a job's worth at a time (a packet of 300 KB or more alone; a dozen of 1 KiB together): a
+   * a job's worth at a time (a packet of 280 KB or more alone; a dozen of 1 KiB together): a
    * round's peeling is then mostly done when it closes, and a small round's handful is peeled
    * at once on this thread when it is processed rather than waking a worker for it.
    */

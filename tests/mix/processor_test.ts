@@ -107,3 +107,58 @@ Deno.test("a round received in chunks counts as received only once whole, across
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("client packets gathered while their round is open are peeled a job at a time, the rest when it closes, each once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mixnet-processor-" });
+  const box = await createSealedBox("native");
+  const mix = box.generateKeyPair();
+  const recipient = box.generateKeyPair();
+  const store = new MixStore(join(dir, "mix.sqlite"), "key");
+  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1, workers: 2 });
+  const metrics = new Metrics<RoundRecord>("mix");
+  const processor = new RoundProcessor({
+    store,
+    peeler,
+    nextMixAddress: undefined,
+    clients: new Map([["127.0.0.1:9", "client"]]),
+    metrics,
+    logger: silentLogger,
+  });
+  try {
+    await peeler.ready;
+    const round = 4;
+    // 30 packets of a few hundred bytes: two jobs' worth of a dozen or so, and a remainder.
+    const packets = Array.from({ length: 30 }, (_, i) =>
+      buildOnion(box, {
+        message: new TextEncoder().encode(`packet ${i}`),
+        kind: PayloadKind.message,
+        recipient: { address: "127.0.0.1:9", publicKey: recipient.publicKey },
+        route: [{ address: "127.0.0.1:1", publicKey: mix.publicKey }],
+        payloadSize: 64,
+      }));
+    for (let from = 0; from < packets.length; from += 10) {
+      const group = packets.slice(from, from + 10);
+      store.addAllToInbox(
+        group.map((packet, i) => ({
+          round,
+          slot: `client_${from + i}`,
+          packet: packet.slice(),
+          arrivedMs: Date.now(),
+        })),
+      );
+      processor.gather(round, group, Date.now());
+    }
+    processor.enqueue(round);
+    await waitUntil(() => store.inboxRounds().length === 0, 10_000, "the round committed");
+    assert.equal(metrics.counters["rounds.peeled_on_arrival"], 1);
+    const record = metrics.recent.find((r) => r.event === "round" && r.round === round)!;
+    assert.equal(record.batch_in, 30);
+    assert.equal(record.batch_out, 30);
+    assert.equal(store.mailboxSize("127.0.0.1:9"), 30);
+  } finally {
+    await processor.stop();
+    await peeler.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
