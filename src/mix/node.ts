@@ -54,7 +54,7 @@ export interface MixOptions {
   readonly metricsFile?: string;
   /** Last mix only: also write every delivered payload under this folder. */
   readonly outputDir?: string;
-  /** Peeling workers; default one per core. */
+  /** Peeling workers; default one per core, at most four (see peeler.ts). */
   readonly workers?: number;
   /** How long to wait for a TLS peer's certificate to be published; default 120 s. */
   readonly startTimeoutMs?: number;

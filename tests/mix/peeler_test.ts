@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createSealedBox } from "../../src/crypto/mod.ts";
-import { Peeler, peelPackets } from "../../src/mix/peeler.ts";
+import { defaultWorkers, Peeler, peelPackets } from "../../src/mix/peeler.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
 
 const box = await createSealedBox();
@@ -55,6 +55,18 @@ Deno.test("the pool fails to start, saying why, when its workers cannot load the
       peeler.ready,
       /Peeling worker cannot start: Unknown crypto backend "rot13"/,
     );
+  } finally {
+    await peeler.close();
+  }
+});
+
+Deno.test("a pool started without a count has a worker per core, at most four, whatever the machine", async () => {
+  assert.deepEqual([1, 2, 4, 16, 64].map(defaultWorkers), [1, 2, 4, 4, 4]);
+  assert.equal(defaultWorkers(undefined), 1);
+  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1 });
+  try {
+    await peeler.ready;
+    assert.equal(peeler.size, defaultWorkers(navigator.hardwareConcurrency));
   } finally {
     await peeler.close();
   }
