@@ -52,7 +52,7 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
   try {
     const link = (id: string) => simulated.links.get(id)!;
     log(`registering ${clients} clients`);
-    await inBatches(net.config.clients, 64, async (c) => {
+    await inParallel(net.config.clients, 64, async (c) => {
       await link(c.id).register();
     });
     const start = await link("client_1").waitForStart();
@@ -77,7 +77,7 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
       setTimeout(r, Math.max(0, start.epoch_ms + round * durationMs - Date.now()))
     );
     log(`sending round ${round}`);
-    await inBatches(net.config.clients.map((c, i) => [c, i] as const), 128, async ([c, i]) => {
+    await inParallel(net.config.clients.map((c, i) => [c, i] as const), 128, async ([c, i]) => {
       await link(c.id).forward(round, packets[i]);
     });
     const records = await waitForRound(net.metricsFile("mix_3"), round, 300_000);
@@ -130,6 +130,14 @@ async function peakRssMb(metricsFile: string): Promise<number> {
   return Math.max(...(await readMetrics(metricsFile)).map((r) => Number(r.rss_mb ?? 0)));
 }
 
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>) {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+/**
+ * Calls `fn` on every item with at most `limit` calls in flight: each finished call makes room
+ * for the next, as independent clients do (lockstep batches would wait for each batch's slowest).
+ */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
