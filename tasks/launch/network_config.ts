@@ -92,7 +92,13 @@ export async function writeNetworkConfig(spec: NetworkSpec = {}): Promise<string
   const ports = spec.basePort !== undefined
     ? Array.from({ length: mixIds.length + clients }, (_, i) => spec.basePort! + i)
     : freePorts(served);
-  const clientPort = (i: number) => spec.unservedClients ? 20_000 + i : ports[mixIds.length + i];
+  // Clients that serve nothing (the scale benchmark's) get placeholder addresses on loopback
+  // addresses no node binds, 40,000 per address, so 100,000 of them stay within the port range
+  // and none can take a mix's port.
+  const clientAddress = (i: number) =>
+    spec.unservedClients
+      ? `127.${1 + Math.floor(i / 40_000)}.0.1:${20_000 + i % 40_000}`
+      : `127.0.0.1:${ports[mixIds.length + i]}`;
   const wirePorts = !wire
     ? []
     : spec.basePort !== undefined
@@ -113,7 +119,7 @@ export async function writeNetworkConfig(spec: NetworkSpec = {}): Promise<string
       address: `127.0.0.1:${ports[i]}`,
       ...(wire ? { wire_port: wirePorts[i] } : {}),
     })),
-    clients: clientIds.map((id, i) => ({ id, address: `127.0.0.1:${clientPort(i)}` })),
+    clients: clientIds.map((id, i) => ({ id, address: clientAddress(i) })),
     keys_dir: "secret",
     data_dir: "data",
     ...spec.extra,
