@@ -32,47 +32,65 @@ class FullDiskStore extends MixStore {
   }
 }
 
-Deno.test("a round whose commit fails is retried until it commits, and later rounds wait behind it", async () => {
+/** A last mix's processor over `store` (in `dir`), and onions addressed through it to one client. */
+async function lastMix(
+  store: (dir: string) => MixStore,
+  fn: (mix: {
+    store: MixStore;
+    processor: RoundProcessor;
+    metrics: Metrics<RoundRecord>;
+    onion: (message: string) => Uint8Array;
+  }) => Promise<void>,
+) {
   const dir = await Deno.makeTempDir({ prefix: "mixnet-processor-" });
   const box = await createSealedBox("native");
   const mix = box.generateKeyPair();
   const recipient = box.generateKeyPair();
-  const store = new FullDiskStore(join(dir, "mix.sqlite"), 2);
-  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1 });
+  const opened = store(dir);
+  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1, workers: 2 });
   const metrics = new Metrics<RoundRecord>("mix");
   const processor = new RoundProcessor({
-    store,
+    store: opened,
     peeler,
     nextMixAddress: undefined,
     clients: new Map([["127.0.0.1:9", "client"]]),
     metrics,
     logger: silentLogger,
   });
+  const onion = (message: string) =>
+    buildOnion(box, {
+      message: new TextEncoder().encode(message),
+      kind: PayloadKind.message,
+      recipient: { address: "127.0.0.1:9", publicKey: recipient.publicKey },
+      route: [{ address: "127.0.0.1:1", publicKey: mix.publicKey }],
+      payloadSize: 64,
+    });
   try {
     await peeler.ready;
-    for (const round of [1, 2]) {
-      const packet = buildOnion(box, {
-        message: new TextEncoder().encode(`round ${round}`),
-        kind: PayloadKind.message,
-        recipient: { address: "127.0.0.1:9", publicKey: recipient.publicKey },
-        route: [{ address: "127.0.0.1:1", publicKey: mix.publicKey }],
-        payloadSize: 64,
-      });
-      store.addToInbox(round, "client", packet, Date.now());
-      processor.enqueue(round);
-    }
-    await waitUntil(() => store.committed.length === 2, 10_000, "both rounds committed");
-    assert.deepEqual(store.committed, [1, 2]);
-    assert.equal(metrics.counters["rounds.retried"], 2);
-    assert.deepEqual(metrics.recent.map((r) => r.round), [1, 2]);
-    assert.equal(store.mailboxSize("127.0.0.1:9"), 2);
-    assert.deepEqual(store.inboxRounds(), []);
+    await fn({ store: opened, processor, metrics, onion });
   } finally {
     await processor.stop();
     await peeler.close();
-    store.close();
+    opened.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("a round whose commit fails is retried until it commits, and later rounds wait behind it", async () => {
+  let full: FullDiskStore;
+  await lastMix((dir) => full = new FullDiskStore(join(dir, "mix.sqlite"), 2), async (mix) => {
+    const { processor, metrics, onion } = mix;
+    for (const round of [1, 2]) {
+      full.addToInbox(round, "client", onion(`round ${round}`), Date.now());
+      processor.enqueue(round);
+    }
+    await waitUntil(() => full.committed.length === 2, 10_000, "both rounds committed");
+    assert.deepEqual(full.committed, [1, 2]);
+    assert.equal(metrics.counters["rounds.retried"], 2);
+    assert.deepEqual(metrics.recent.map((r) => r.round), [1, 2]);
+    assert.equal(full.mailboxSize("127.0.0.1:9"), 2);
+    assert.deepEqual(full.inboxRounds(), []);
+  });
 });
 
 Deno.test("a round received in chunks counts as received only once whole, across a restart", async () => {
@@ -109,33 +127,11 @@ Deno.test("a round received in chunks counts as received only once whole, across
 });
 
 Deno.test("client packets gathered while their round is open are peeled a job at a time, the rest when it closes, each once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mixnet-processor-" });
-  const box = await createSealedBox("native");
-  const mix = box.generateKeyPair();
-  const recipient = box.generateKeyPair();
-  const store = new MixStore(join(dir, "mix.sqlite"), "key");
-  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 64, layers: 1, workers: 2 });
-  const metrics = new Metrics<RoundRecord>("mix");
-  const processor = new RoundProcessor({
-    store,
-    peeler,
-    nextMixAddress: undefined,
-    clients: new Map([["127.0.0.1:9", "client"]]),
-    metrics,
-    logger: silentLogger,
-  });
-  try {
-    await peeler.ready;
+  await lastMix((dir) => new MixStore(join(dir, "mix.sqlite"), "key"), async (mix) => {
+    const { store, processor, metrics, onion } = mix;
     const round = 4;
     // 30 packets of a few hundred bytes: two jobs' worth of a dozen or so, and a remainder.
-    const packets = Array.from({ length: 30 }, (_, i) =>
-      buildOnion(box, {
-        message: new TextEncoder().encode(`packet ${i}`),
-        kind: PayloadKind.message,
-        recipient: { address: "127.0.0.1:9", publicKey: recipient.publicKey },
-        route: [{ address: "127.0.0.1:1", publicKey: mix.publicKey }],
-        payloadSize: 64,
-      }));
+    const packets = Array.from({ length: 30 }, (_, i) => onion(`packet ${i}`));
     for (let from = 0; from < packets.length; from += 10) {
       const group = packets.slice(from, from + 10);
       store.addAllToInbox(
@@ -155,10 +151,5 @@ Deno.test("client packets gathered while their round is open are peeled a job at
     assert.equal(record.batch_in, 30);
     assert.equal(record.batch_out, 30);
     assert.equal(store.mailboxSize("127.0.0.1:9"), 30);
-  } finally {
-    await processor.stop();
-    await peeler.close();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
