@@ -25,5 +25,6 @@ export {
   type NodeProcessOptions,
   type RecordMatch,
   type Role,
+  stopChild,
 } from "./node_process.ts";
 export { NetworkStatus } from "./status.ts";

@@ -174,23 +174,33 @@ export class NodeProcess {
   }
 
   /** Sends `signal` (if still running) and waits for the exit; SIGKILL after `graceMs`. */
-  async kill(signal: Deno.Signal = "SIGTERM", graceMs = 15_000): Promise<Deno.CommandStatus> {
+  kill(signal: Deno.Signal = "SIGTERM", graceMs = 15_000): Promise<Deno.CommandStatus> {
+    return stopChild(this.child, this.status, signal, graceMs);
+  }
+}
+
+/**
+ * Sends `signal` to `child` (if still running) and waits for `status`, its exit; SIGKILL after
+ * `graceMs`.
+ */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  status: Promise<Deno.CommandStatus>,
+  signal: Deno.Signal,
+  graceMs: number,
+): Promise<Deno.CommandStatus> {
+  const kill = (signal: Deno.Signal) => {
     try {
-      this.child.kill(signal);
+      child.kill(signal);
     } catch {
       // Already exited.
     }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, graceMs);
-    try {
-      return await this.status;
-    } finally {
-      clearTimeout(timer);
-    }
+  };
+  kill(signal);
+  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+  try {
+    return await status;
+  } finally {
+    clearTimeout(timer);
   }
 }

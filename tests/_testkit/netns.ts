@@ -8,6 +8,7 @@
  * died left behind, and every run removes its own on every way out: `close()` in `finally`, and
  * on SIGINT or SIGTERM.
  */
+import { stopChild } from "../../tasks/launch/mod.ts";
 
 /** The subnet every host takes an address in, as `<prefix>.<n>/24`. */
 const SUBNET_PREFIX = "10.77.0";
@@ -243,23 +244,7 @@ export class HostProcess {
   }
 
   /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
-  async stop(signal: Deno.Signal = "SIGTERM", graceMs = 10_000): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already exited.
-    }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, graceMs);
-    try {
-      return await this.status;
-    } finally {
-      clearTimeout(timer);
-    }
+  stop(signal: Deno.Signal = "SIGTERM", graceMs = 10_000): Promise<Deno.CommandStatus> {
+    return stopChild(this.child, this.status, signal, graceMs);
   }
 }
