@@ -52,18 +52,6 @@ export class Pacer {
   }
 
   /**
-   * Rounds closed here and not yet known stored at the last mix, paused ones left out: they
-   * carry nothing, and counting them would pause more rounds the more were paused, while the
-   * cascade's progress, learnt only from forwarded batches, stands still.
-   */
-  #backlog(lastClosed: number): number {
-    if (this.#cascadeRound === undefined) return 0;
-    let backlog = 0;
-    for (let r = this.#cascadeRound + 1; r <= lastClosed; r++) if (!this.#paused.has(r)) backlog++;
-    return backlog;
-  }
-
-  /**
    * The round the clients whose packets of `round` are acknowledged send in next, the same for
    * every one of them: decided when the round's first packet is, from the backlog as it is then
    * (`lastClosed`, the last round this mix closed).
@@ -71,7 +59,7 @@ export class Pacer {
   nextRound(round: number, lastClosed: number): number {
     let next = this.#decided.get(round);
     if (next !== undefined) return next;
-    const backlog = this.#backlog(lastClosed);
+    const backlog = this.#cascadeRound === undefined ? 0 : lastClosed - this.#cascadeRound;
     const skip = Math.min(MAX_SKIP, Math.max(0, backlog - this.#o.maxBacklog));
     next = round + 1 + skip;
     this.#decided.set(round, next);

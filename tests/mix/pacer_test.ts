@@ -4,7 +4,7 @@ import { Metrics } from "../../src/metrics.ts";
 import { Pacer } from "../../src/mix/pacer.ts";
 import type { RoundRecord } from "../../src/mix/mod.ts";
 
-Deno.test("rounds pause while more rounds than max_backlog_rounds are unconfirmed, and paused rounds do not count", () => {
+Deno.test("rounds pause while the cascade is more than max_backlog_rounds behind, the same for every client of a round, and run again once it catches up", () => {
   const pacer = new Pacer({
     maxBacklog: 3,
     metrics: new Metrics<RoundRecord>("mix_1"),
@@ -13,15 +13,16 @@ Deno.test("rounds pause while more rounds than max_backlog_rounds are unconfirme
   // Nothing known of the cascade yet: nothing paused.
   assert.equal(pacer.nextRound(5, 4), 6);
   pacer.cascadeStored(10);
-  assert.equal(pacer.nextRound(14, 13), 15); // 11, 12, 13 unconfirmed: at the limit
-  assert.equal(pacer.nextRound(15, 14), 17); // 11 to 14: one over, round 16 paused
-  assert.ok(pacer.isPaused(16));
-  // 11 to 15 ran (16 did not): two over, 18 and 19 paused.
-  assert.equal(pacer.nextRound(17, 16), 20);
-  assert.ok(pacer.isPaused(18) && pacer.isPaused(19));
-  // The cascade catches up to 15: the paused 16, 18 and 19 carry nothing, so only 17 is behind.
-  pacer.cascadeStored(15);
-  assert.equal(pacer.nextRound(20, 19), 21);
-  // The same decision for every client of a round.
-  assert.equal(pacer.nextRound(20, 20), 21);
+  assert.equal(pacer.nextRound(14, 13), 15); // 11 to 13 closed and not stored: at the limit
+  assert.equal(pacer.nextRound(15, 14), 17); // one over: round 16 paused
+  assert.ok(pacer.isPaused(16) && !pacer.isPaused(17));
+  // No news from the cascade (a paused round forwards nothing): the backlog is the time since
+  // its last stored round, paused rounds included, so the pause grows.
+  assert.equal(pacer.nextRound(17, 16), 21);
+  assert.ok([18, 19, 20].every((r) => pacer.isPaused(r)));
+  // The same decision for every client of a round, whenever asked.
+  assert.equal(pacer.nextRound(17, 20), 21);
+  // The cascade caught up: rounds run again.
+  pacer.cascadeStored(18);
+  assert.equal(pacer.nextRound(21, 20), 22);
 });
