@@ -7,9 +7,10 @@
  * Peeling starts before a round is processed where it can overlap the round's arrival
  * ({@link RoundProcessor.prepare}): after the first mix each chunk of a round is peeled as soon
  * as it is stored, while the rest is in transfer, and at the first mix client packets are, in
- * groups of a worker job's worth, while the round is open ({@link RoundProcessor.gather}). The round is only shuffled and committed once complete, and is
- * peeled with its early results only if they cover every packet of its inbox. Early results
- * live in memory only: after a restart the round is read back from the inbox and peeled again.
+ * groups of a worker job's worth, while the round is open ({@link RoundProcessor.gather}). The
+ * round is only shuffled and committed once complete, and is peeled with its early results only
+ * if they cover every packet of its inbox. Early results live in memory only: after a restart
+ * the round is read back from the inbox and peeled again.
  *
  * @module
  */
@@ -199,8 +200,8 @@ export class RoundProcessor {
   #prepareGathered(round: number, gathered: Gathered, offThread: boolean): void {
     const part = `clients ${this.#early.get(round)?.parts.size ?? 0}`;
     this.prepare(round, part, gathered.packets, gathered.firstMs, { offThread });
-    const early = this.#early.get(round)!;
-    early.lastMs = Math.max(early.lastMs, gathered.lastMs);
+    const early = this.#early.get(round);
+    if (early) early.lastMs = Math.max(early.lastMs, gathered.lastMs);
   }
 
   /** Finishes the round in hand, leaves the rest in the inbox for the next start. */
@@ -240,8 +241,9 @@ export class RoundProcessor {
 
   /**
    * A round's packets as replay tags and peel results: from the parts peeled on arrival when
-   * they hold every packet of its inbox, else read from the inbox and peeled now. Replayed packets (a tag seen in
-   * an earlier round or twice in this one) are dropped before or after peeling.
+   * they hold every packet of its inbox, else read from the inbox and peeled now. Replayed
+   * packets (a tag seen in an earlier round or twice in this one) are dropped before or after
+   * peeling.
    */
   async #peelRound(round: number, drop: (reason: string) => void) {
     const { store, peeler } = this.#options;
