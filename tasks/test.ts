@@ -86,7 +86,13 @@ export async function runSuite(
 }
 
 if (import.meta.main) {
-  const targets = shards(Deno.args);
+  let targets: string[][];
+  try {
+    targets = shards(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(2);
+  }
   const checked = await run(["check", ...targets.flat()]);
   if (!checked.success) Deno.exit(checked.code || 1);
   const failed = await runSuite(targets, run, (line) => console.error(`\n${line}\n`));
