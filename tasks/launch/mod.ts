@@ -23,6 +23,7 @@ export {
   NODE_PERMISSIONS,
   NodeProcess,
   type NodeProcessOptions,
+  readLines,
   type RecordMatch,
   type Role,
   stopChild,

@@ -90,8 +90,8 @@ export class NodeProcess {
     // Resolves once the output is read too, so the last lines (the error) are in `lines`.
     this.status = Promise.all([
       this.child.status,
-      this.#read(this.child.stdout),
-      this.#read(this.child.stderr),
+      readLines(this.child.stdout, (line) => this.#line(line)),
+      readLines(this.child.stderr, (line) => this.#line(line)),
     ]).then(([status]) => status);
   }
 
@@ -106,19 +106,6 @@ export class NodeProcess {
       const record = parseLogLine(line);
       return record ? formatRecord(record) : line;
     }).join("\n");
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        this.#line(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    }
-    if (buffer) this.#line(buffer);
   }
 
   #line(line: string): void {
@@ -177,6 +164,23 @@ export class NodeProcess {
   kill(signal: Deno.Signal = "SIGTERM", graceMs = 15_000): Promise<Deno.CommandStatus> {
     return stopChild(this.child, this.status, signal, graceMs);
   }
+}
+
+/** Calls `onLine` with each line of `stream` (the last one even without a newline). */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      onLine(buffer.slice(0, newline));
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+  if (buffer) onLine(buffer);
 }
 
 /**

@@ -8,7 +8,7 @@
  * died left behind, and every run removes its own on every way out: `close()` in `finally`, and
  * on SIGINT or SIGTERM.
  */
-import { stopChild } from "../../tasks/launch/mod.ts";
+import { readLines, stopChild } from "../../tasks/launch/mod.ts";
 
 /** The subnet every host takes an address in, as `<prefix>.<n>/24`. */
 const SUBNET_PREFIX = "10.77.0";
@@ -191,22 +191,9 @@ export class HostProcess {
     }).spawn();
     this.status = Promise.all([
       this.child.status,
-      this.#read(this.child.stdout),
-      this.#read(this.child.stderr),
+      readLines(this.child.stdout, (line) => this.#line(line)),
+      readLines(this.child.stderr, (line) => this.#line(line)),
     ]).then(([status]) => status);
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        this.#line(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    }
-    if (buffer) this.#line(buffer);
   }
 
   #line(line: string): void {

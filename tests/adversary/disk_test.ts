@@ -63,8 +63,9 @@ function fill(dir: string): string {
 }
 
 /**
- * client_1 sends "before the disk fills" to client_2 and it arrives; `send` sends more, `poll`
- * adds what client_2 has to `received`.
+ * client_1 sends "before the disk fills" to client_2 and it arrives; `send` sends more, and
+ * `deliveredOnceAfter` removes the filler and checks that the messages sent `during` the full
+ * disk arrive after it, in order, each once.
  */
 async function firstDelivery(net: TestNetwork) {
   const send = async (message: string) =>
@@ -79,7 +80,19 @@ async function firstDelivery(net: TestNetwork) {
   };
   await send("before the disk fills");
   await waitUntil(async () => (await poll(), received.length === 1), 10_000, "a delivery");
-  return { send, poll, received };
+  const deliveredOnceAfter = async (filler: string, during: readonly string[]) => {
+    Deno.removeSync(filler);
+    await waitUntil(
+      async () => (await poll(), received.length >= 1 + during.length),
+      30_000,
+      "every message after space is back",
+      200,
+    );
+    // Nothing more: a marker client_1 queues after them arrives next.
+    received.push(...await net.messagesUntilMarker("client_2", "client_1"));
+    assert.deepEqual(received, ["before the disk fills", ...during]);
+  };
+  return { send, deliveredOnceAfter };
 }
 
 Deno.test({
@@ -112,7 +125,7 @@ Deno.test({
       await net.startMix("mix_2");
       await net.startMix("mix_1");
       await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
-      const { send, poll, received } = await firstDelivery(net);
+      const { send, deliveredOnceAfter } = await firstDelivery(net);
 
       const filler = fill(disk);
       const refusedFrom = answers.length;
@@ -134,16 +147,7 @@ Deno.test({
       }
       const mix3 = hops[0].node.metrics.counters;
 
-      Deno.removeSync(filler);
-      await waitUntil(
-        async () => (await poll(), received.length >= 1 + during.length),
-        30_000,
-        "every message after space is back",
-        200,
-      );
-      // Nothing more: a marker client_1 queues after them arrives next.
-      received.push(...await net.messagesUntilMarker("client_2", "client_1"));
-      assert.deepEqual(received, ["before the disk fills", ...during]);
+      await deliveredOnceAfter(filler, during);
       console.log(
         `${refused().length} batches refused while the disk was full (${
           mix3["rounds.retried"] ?? 0
@@ -182,7 +186,7 @@ Deno.test({
         }),
       );
       await Promise.all(net.config.clients.map((c) => net.startClient(c.id)));
-      const { send, poll, received } = await firstDelivery(net);
+      const { send, deliveredOnceAfter } = await firstDelivery(net);
 
       const filler = fill(disk);
       const refusedFrom = refusals.length;
@@ -198,15 +202,7 @@ Deno.test({
         );
       }
 
-      Deno.removeSync(filler);
-      await waitUntil(
-        async () => (await poll(), received.length >= 1 + during.length),
-        30_000,
-        "every message after space is back",
-        200,
-      );
-      received.push(...await net.messagesUntilMarker("client_2", "client_1"));
-      assert.deepEqual(received, ["before the disk fills", ...during]);
+      await deliveredOnceAfter(filler, during);
       console.log(
         `${
           refusals.length - refusedFrom

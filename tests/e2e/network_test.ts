@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/mod.ts";
 import { type LogRecord, parseLogLine } from "../../src/log.ts";
-import { childEnv, deriveConfig } from "../../tasks/launch/mod.ts";
+import { childEnv, deriveConfig, readLines } from "../../tasks/launch/mod.ts";
 import { isListening, waitUntil } from "../_testkit/ports.ts";
 import { CLI_PERMISSIONS, run, spawn } from "./_run.ts";
 
@@ -26,20 +26,17 @@ class NetworkTask {
       "json",
       ...args,
     ]);
-    this.#reading = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]);
+    this.#reading = Promise.all(
+      [this.#child.stdout, this.#child.stderr].map((stream) =>
+        readLines(stream, (line) => this.#line(line))
+      ),
+    );
   }
 
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-        const line = buffer.slice(0, i);
-        const record = parseLogLine(line);
-        if (record) this.records.push(record);
-        else this.#other.push(line);
-      }
-    }
+  #line(line: string): void {
+    const record = parseLogLine(line);
+    if (record) this.records.push(record);
+    else this.#other.push(line);
   }
 
   /** Starts the task and waits for its "ready" record. */

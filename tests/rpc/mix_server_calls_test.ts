@@ -8,7 +8,6 @@
  * tests/wire/.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { type ErrorStatus, MixnetError } from "../../src/errors.ts";
 import {
   batchPackets,
@@ -21,7 +20,7 @@ import {
   startServer,
 } from "../../src/rpc/mod.ts";
 import { startWireServer, WireStub } from "../../src/wire/mod.ts";
-import { childEnv } from "../../tasks/launch/environment.ts";
+import { killOutright, startBatchServer } from "../_testkit/batch_server.ts";
 import { freePorts } from "../_testkit/ports.ts";
 
 const LIMIT = 8 * 1024 * 1024;
@@ -136,40 +135,6 @@ class Held {
   release(): void {
     for (const answer of this.#answers.splice(0)) answer();
   }
-}
-
-const SERVER = fileURLToPath(new URL("../testdata/batch_server.ts", import.meta.url));
-
-/** A `ForwardBatch` server process on `address`, resolved once it listens. */
-async function serveProcess(address: string, transport: string): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-net=127.0.0.1", "--allow-env", "--allow-sys"]
-      .concat(SERVER, address, transport),
-    stdout: "piped",
-    stderr: "inherit",
-    clearEnv: true,
-    env: childEnv(),
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server on ${address} exited: ${text}`);
-    text += value;
-  }
-  reader.releaseLock();
-  return child;
-}
-
-/** Kills a server process outright, as a crash would: no goodbye on its connections. */
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // Already exited.
-  }
-  await child.status;
-  await child.stdout.cancel().catch(() => {});
 }
 
 for (const t of TRANSPORTS) {
@@ -480,10 +445,10 @@ for (const t of TRANSPORTS) {
     const address = `127.0.0.1:${port}`;
     const batch = { round: 1, packets: [new Uint8Array(8)], mix_id: "mix_1", mac: MAC };
     const stub = t.stub(address, { maxMessageBytes: LIMIT, name: "peer", timeoutMs: 10_000 });
-    let server = await serveProcess(address, t.name);
+    let server = await startBatchServer(address, t.name);
     try {
       assert.equal((await stub.forwardBatch(batch)).status, "received 1");
-      await kill(server);
+      await killOutright(server);
       // A call the kill cuts short, or one sent before the stub saw its connection end, may fail
       // either way; a later one finds nobody listening.
       let down: RpcError;
@@ -503,7 +468,7 @@ for (const t of TRANSPORTS) {
       // The peer comes back: the wait ends once it listens, long before its own end.
       const end = Date.now() + 30_000;
       const back = stub.reconnected(end);
-      server = await serveProcess(address, t.name);
+      server = await startBatchServer(address, t.name);
       const listening = performance.now();
       await back;
       const woken = performance.now() - listening;
@@ -511,13 +476,13 @@ for (const t of TRANSPORTS) {
       assert.equal((await stub.forwardBatch(batch)).status, "received 1");
 
       // Gone again, and back: the first call after it listens gets through, with no wait first.
-      await kill(server);
+      await killOutright(server);
       assert.ok((await failure(stub.forwardBatch(batch, { timeoutMs: 1000 }))).transient);
-      server = await serveProcess(address, t.name);
+      server = await startBatchServer(address, t.name);
       assert.equal((await stub.forwardBatch(batch)).status, "received 1");
     } finally {
       stub.close();
-      await kill(server);
+      await killOutright(server);
     }
   });
 }

@@ -1,60 +1,20 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { killOutright, startBatchServer } from "../_testkit/batch_server.ts";
 import { freePorts } from "../_testkit/ports.ts";
-import { childEnv } from "../../tasks/launch/environment.ts";
 import { MixnetError } from "../../src/errors.ts";
 import { codeKind, failureKind, grpc, MixServerStub, RpcError } from "../../src/rpc/mod.ts";
 
-const SERVER = fileURLToPath(new URL("../testdata/batch_server.ts", import.meta.url));
 const LIMIT = 1024 * 1024;
 const BATCH = { round: 1, packets: [new Uint8Array(8)], mix_id: "mix_1", mac: new Uint8Array() };
-
-/** A server process on `address`, resolved once it listens. */
-async function serve(address: string): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      "--allow-sys",
-      SERVER,
-      address,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-    clearEnv: true,
-    env: childEnv(),
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server on ${address} exited: ${text}`);
-    text += value;
-  }
-  reader.releaseLock();
-  return child;
-}
-
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // Already exited.
-  }
-  await child.status;
-  await child.stdout.cancel().catch(() => {});
-}
 
 Deno.test("a peer killed and started again is reached by the first call after it listens, though the channel saw its connection refused", async () => {
   const [port] = freePorts(1);
   const address = `127.0.0.1:${port}`;
   const stub = new MixServerStub(address, { maxMessageBytes: LIMIT, name: "peer" });
-  let server = await serve(address);
+  let server = await startBatchServer(address);
   try {
     assert.equal((await stub.forwardBatch(BATCH)).status, "received 1");
-    await kill(server);
+    await killOutright(server);
     // The call the kill cuts short may fail either way; later ones find the connection refused
     // after waiting for it a while, and say so.
     let down: RpcError;
@@ -70,7 +30,7 @@ Deno.test("a peer killed and started again is reached by the first call after it
     assert.equal(down.code, grpc.status.UNAVAILABLE, down.message);
     assert.match(down.details, /connect ECONNREFUSED/);
     assert.doesNotMatch(down.details, /Resolution note/);
-    server = await serve(address);
+    server = await startBatchServer(address);
     // grpc-js's own backoff would still hold the channel in TRANSIENT_FAILURE here (1 s and
     // more), failing this call at once; the policy's call waits for the reconnection.
     const started = performance.now();
@@ -79,7 +39,7 @@ Deno.test("a peer killed and started again is reached by the first call after it
     assert.ok(performance.now() - started < 3000, `${performance.now() - started} ms`);
   } finally {
     stub.close();
-    await kill(server);
+    await killOutright(server);
   }
 });
 
