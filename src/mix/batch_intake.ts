@@ -13,7 +13,7 @@ import {
   batchPackets,
   type ForwardBatchRequest,
   type ForwardBatchResponse,
-  packChunks,
+  packChunk,
 } from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
@@ -139,7 +139,7 @@ export class BatchIntake {
     const arrivedMs = nowMs();
     const packed = request.packed?.length
       ? { packed: request.packed, packetBytes: request.packet_bytes! }
-      : packChunks(packets)[0] ?? { packed: new Uint8Array(), packetBytes: 0 };
+      : packChunk(packets);
     const status = store.receiveChunk(request.round, chunk, chunks, packed, arrivedMs);
     if (status === "duplicate") this.#o.metrics.count("batch.duplicate");
     else this.#o.onChunk?.(request.round, chunk, packets, arrivedMs);

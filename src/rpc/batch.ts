@@ -33,21 +33,30 @@ export interface PackedChunk {
  */
 export function packChunks(packets: readonly Uint8Array[]): PackedChunk[] {
   if (packets.length === 0) return [];
-  const packetBytes = packets[0].length;
+  const perChunk = Math.max(1, Math.floor(BATCH_CHUNK_BYTES / Math.max(1, packets[0].length)));
+  const chunks: PackedChunk[] = [];
+  for (let i = 0; i < packets.length; i += perChunk) {
+    chunks.push(packChunk(packets.slice(i, i + perChunk)));
+  }
+  return chunks;
+}
+
+/**
+ * Packs `packets`, however many, into one chunk (a chunk that arrived one packet at a time, to
+ * store as it came).
+ *
+ * @throws {MixnetError} when they differ in length.
+ */
+export function packChunk(packets: readonly Uint8Array[]): PackedChunk {
+  const packetBytes = packets[0]?.length ?? 0;
   if (packets.some((p) => p.length !== packetBytes)) {
     throw new MixnetError("Cannot pack a batch whose packets differ in length", {
       status: "internal",
     });
   }
-  const perChunk = Math.max(1, Math.floor(BATCH_CHUNK_BYTES / Math.max(1, packetBytes)));
-  const chunks: PackedChunk[] = [];
-  for (let i = 0; i < packets.length; i += perChunk) {
-    const slice = packets.slice(i, i + perChunk);
-    const packed = new Uint8Array(slice.length * packetBytes);
-    slice.forEach((p, j) => packed.set(p, j * packetBytes));
-    chunks.push({ packed, packetBytes });
-  }
-  return chunks;
+  const packed = new Uint8Array(packets.length * packetBytes);
+  packets.forEach((p, j) => packed.set(p, j * packetBytes));
+  return { packed, packetBytes };
 }
 
 /** How many packets a packed chunk holds. */

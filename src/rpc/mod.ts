@@ -5,7 +5,14 @@
  * @module
  */
 export { grpc, RpcError, toServiceError } from "./errors.ts";
-export { BATCH_CHUNK_BYTES, batchPackets, packChunks, type PackedChunk, unpack } from "./batch.ts";
+export {
+  BATCH_CHUNK_BYTES,
+  batchPackets,
+  packChunk,
+  packChunks,
+  type PackedChunk,
+  unpack,
+} from "./batch.ts";
 export {
   fetchHoldMs,
   forwardTimeoutMs,

@@ -108,6 +108,21 @@ Deno.test("a round larger than a chunk crosses the cascade in chunks, each store
     assert.equal((await net.stub("mix_2").forwardBatch(good)).status, "duplicate");
     const empty = await net.stub("mix_2").forwardBatch([]).catch((e) => e);
     assert.match(empty.details, /carried no chunk/);
+
+    // A chunk that carries its packets one by one (as the original design's mixes send them) is
+    // stored whole, however large: here two packets of 700 KB, more than a packed chunk holds.
+    const whole = chunkOf(10_002, 0, [layer("client_1"), layer("client_2")]);
+    const oneByOne = { ...whole, chunks: 1 };
+    oneByOne.mac = asMix1.sign(mix2Key, ...batchProof(oneByOne));
+    assert.equal((await net.stub("mix_2").forwardBatch([oneByOne])).status, "stored");
+    const mix2 = net.mixes.get("mix_2")!.metrics;
+    await waitUntil(
+      () => mix2.recent.some((r) => r.event === "round" && r.round === 10_002),
+      20_000,
+      "round 10,002 processed at mix_2",
+    );
+    const record = mix2.recent.find((r) => r.event === "round" && r.round === 10_002)!;
+    assert.equal(record.batch_in, 2);
     await waitUntil(
       () =>
         [10_000, 10_001].every((round) =>
