@@ -5,5 +5,5 @@
  * @module
  */
 export { type Config, loadConfig, type NodeConfig, parseConfig } from "./load.ts";
-export { CRYPTO_BACKENDS, MAX_PAYLOAD_SIZE, TLS_MODES } from "./schema.ts";
-export { type HostPort, isIpLiteral, isLoopbackHost, splitAddress } from "./address.ts";
+export { CRYPTO_BACKENDS, MAX_PAYLOAD_SIZE } from "./schema.ts";
+export { isIpLiteral, isLoopbackHost, splitAddress } from "./address.ts";

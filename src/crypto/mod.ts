@@ -39,14 +39,7 @@ export {
   tlsKeyPath,
 } from "./certificates.ts";
 export { KeyDirectory } from "./key_directory.ts";
-export {
-  batchDigest,
-  batchProof,
-  forwardProof,
-  packedDigest,
-  pollProof,
-  registerProof,
-} from "./proofs.ts";
+export { batchDigest, batchProof, forwardProof, pollProof, registerProof } from "./proofs.ts";
 export { decodeBase64, encodeBase64 } from "./_base64.ts";
 
 /**

@@ -288,6 +288,8 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   };
 
   await peeler.ready;
+  const onInternalError = (method: string, error: unknown) =>
+    logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) });
   let server: RpcServer | undefined;
   let wireServer: WireServer | undefined;
   try {
@@ -304,8 +306,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
             () => metrics.count("tls.refused"),
           ),
       },
-      onInternalError: (method, error) =>
-        logger.error("handler failed", { method, error: (error as Error)?.stack ?? String(error) }),
+      onInternalError,
     });
     if (self.wire) {
       // A caller that opens connections and stalls them would otherwise write a line for each.
@@ -321,11 +322,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
           metrics.count("wire.refused");
           handshakeRefusals.warn("refused a wire caller at its handshake", { peer, reason });
         },
-        onInternalError: (method, error) =>
-          logger.error("handler failed", {
-            method,
-            error: (error as Error)?.stack ?? String(error),
-          }),
+        onInternalError,
       });
     }
   } catch (error) {

@@ -137,11 +137,6 @@ export class MixStore {
     });
   }
 
-  /** Stores one client packet for a round; false when that client already sent one. */
-  addToInbox(round: number, slot: string, packet: Uint8Array, arrivedMs: number): boolean {
-    return this.addAllToInbox([{ round, slot, packet, arrivedMs }])[0];
-  }
-
   /**
    * Stores client packets in one transaction (all or none); for each, false when that client
    * already sent one in its round.

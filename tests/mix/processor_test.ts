@@ -81,7 +81,12 @@ Deno.test("a round whose commit fails is retried until it commits, and later rou
   await lastMix((dir) => full = new FullDiskStore(join(dir, "mix.sqlite"), 2), async (mix) => {
     const { processor, metrics, onion } = mix;
     for (const round of [1, 2]) {
-      full.addToInbox(round, "client", onion(`round ${round}`), Date.now());
+      full.addAllToInbox([{
+        round,
+        slot: "client",
+        packet: onion(`round ${round}`),
+        arrivedMs: Date.now(),
+      }]);
       processor.enqueue(round);
     }
     await waitUntil(() => full.committed.length === 2, 10_000, "both rounds committed");
