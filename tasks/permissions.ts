@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
 import { NODE_PERMISSIONS } from "./launch/mod.ts";
-import { type Grantee, netPermission } from "./launch/permissions.ts";
+import { type Grantee, netPermission, replaceNet } from "./launch/permissions.ts";
 
 /** Permissions of the user's CLI (send, poll), beside its network permission. */
 export const CLI_PERMISSIONS: readonly string[] = ["--allow-read", "--allow-env", "--allow-sys"];
@@ -44,7 +44,7 @@ async function main(args: string[]): Promise<number> {
   const net = netPermission(config, grantee);
   if (net.broadBecause) console.error(`permissions: net access to any host: ${net.broadBecause}`);
   const base = role === "cli" ? CLI_PERMISSIONS : NODE_PERMISSIONS;
-  console.log([...base.filter((p) => !p.startsWith("--allow-net")), net.flag].join(" "));
+  console.log(replaceNet(base, net.flag).join(" "));
   return 0;
 }
 

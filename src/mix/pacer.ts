@@ -16,7 +16,7 @@ import type { Metrics } from "../metrics.ts";
 import type { RoundRecord } from "./processor.ts";
 
 /** Most rounds one decision pauses: the next decision comes with the next round that runs. */
-export const MAX_SKIP = 10;
+const MAX_SKIP = 10;
 
 /** Options of {@link Pacer}. */
 export interface PacerOptions {

@@ -24,7 +24,7 @@ export const MIN_JOB_US = 1000;
  * of 1 KiB in under 0.1 s and a round of 10 x 1 MB in about 3 ms; a host with many cores runs
  * three mixes, or asks for more with `--workers`.
  */
-export const DEFAULT_MAX_WORKERS = 4;
+const DEFAULT_MAX_WORKERS = 4;
 /** Workers a pool starts on a machine of `cores` cores unless told otherwise. */
 export function defaultWorkers(cores: number | undefined): number {
   return Math.max(1, Math.min(DEFAULT_MAX_WORKERS, cores ?? 1));

@@ -21,7 +21,7 @@ import type { ProbeResult, ProbeSpec } from "./capacity_probe.ts";
 /** The narrowing stops when the longest failed and the shortest sustained round are this close. */
 export const RESOLUTION = 1.2;
 /** Seconds of a screening probe at most (the full run when that is shorter). */
-export const SCREEN_S = 10;
+const SCREEN_S = 10;
 
 /** How the search runs. */
 export interface SearchOptions {
@@ -138,7 +138,7 @@ function roundTo(x: number): number {
 }
 
 /** One line on a probe, for the progress log and the summary's "why". */
-export function describeProbe(p: ProbeResult, seconds?: number): string {
+function describeProbe(p: ProbeResult, seconds?: number): string {
   const head = `${p.clients} x ${p.payload_size} B every ${p.round_s} s = ${p.offered_mb_s} MB/s` +
     (seconds === undefined ? "" : ` (${seconds} s)`);
   const latency = `p50/p99 ${p.p50_latency_s}/${p.p99_latency_s} s`;

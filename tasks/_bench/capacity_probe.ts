@@ -64,7 +64,7 @@ export interface ProbeResult {
  * Warm-up before the window, at least these seconds and rounds: the processes and their JIT
  * settle, and the window starts with an empty backlog.
  */
-export const WARMUP_S = 3;
+const WARMUP_S = 3;
 const WARMUP_ROUNDS = 2;
 /** Seconds the warm-up may stretch while rounds are paused by a backlog of the start-up. */
 const MAX_WARMUP_S = 10;

@@ -39,7 +39,7 @@ export interface NetPermission {
  * The `listen` and dial addresses of `grantee` in `config`, a mix's wire port included: it
  * listens on its own and dials the next mix's, clients dial the first and last mix's.
  */
-export function addressesOf(config: Config, grantee: Grantee): string[] {
+function addressesOf(config: Config, grantee: Grantee): string[] {
   const listens = (n: NodeConfig) => [n.listen, ...(n.wire ? [n.wire.listen] : [])];
   const dials = (n: NodeConfig) => [n.address, ...(n.wire ? [n.wire.address] : [])];
   if (grantee.role === "network") return [...config.mixServers, ...config.clients].flatMap(listens);
@@ -95,6 +95,10 @@ export function withNetPermission(
   } catch {
     return [...base];
   }
-  const { flag } = netPermission(config, grantee);
+  return replaceNet(base, netPermission(config, grantee).flag);
+}
+
+/** `base` permissions with their `--allow-net` replaced by `flag`. */
+export function replaceNet(base: readonly string[], flag: string): string[] {
   return [...base.filter((p) => !p.startsWith("--allow-net")), flag];
 }
