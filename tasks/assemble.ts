@@ -14,26 +14,20 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { errorMessage } from "../src/errors.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
 import { assembleNetwork, type Descriptor, parseDescriptor } from "./_descriptor.ts";
 
 const USAGE = "Usage: deno task assemble --out DIR [--settings FILE] [--force] DESCRIPTOR.yaml...";
 
-class UsageError extends Error {}
-
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      out: { type: "string" },
-      settings: { type: "string" },
-      force: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseFlags(args, {
+    out: flag.text(),
+    settings: flag.text(),
+    force: flag.switch(),
+    help: flag.switch("h"),
+  }, { positionals: true });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/mod.ts";
 import { errorMessage } from "../src/errors.ts";
+import { flag, parseFlags, UsageError } from "../src/flags.ts";
 import { NODE_PERMISSIONS } from "./launch/mod.ts";
 import { type Grantee, netPermission, replaceNet } from "./launch/permissions.ts";
 
@@ -21,10 +21,8 @@ export const CLI_PERMISSIONS: readonly string[] = ["--allow-read", "--allow-env"
 const USAGE = "Usage: permissions.ts mix|client|cli [--id ID] [--config config/config.yaml]";
 
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { id: { type: "string" }, config: { type: "string" } },
-    allowPositionals: true,
+  const { values, positionals } = parseFlags(args, { id: flag.text(), config: flag.text() }, {
+    positionals: true,
   });
   const role = positionals[0];
   if (positionals.length !== 1 || !["mix", "client", "cli"].includes(role)) {
@@ -53,6 +51,7 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (error) {
     console.error(`permissions: ${errorMessage(error)}`);
-    Deno.exit(1);
+    if (error instanceof UsageError) console.error(USAGE);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }
