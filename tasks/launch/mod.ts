@@ -27,5 +27,6 @@ export {
   type RecordMatch,
   type Role,
   stopChild,
+  Waiters,
 } from "./node_process.ts";
 export { NetworkStatus } from "./status.ts";

@@ -57,7 +57,7 @@ export class NodeProcess {
   readonly records: LogRecord[] = [];
   /** Resolves with the exit status, once all output is captured. */
   readonly status: Promise<Deno.CommandStatus>;
-  readonly #waiters: { match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+  readonly #waiters = new Waiters<LogRecord>();
   readonly #onLine: NodeProcessOptions["onLine"];
 
   /**
@@ -114,12 +114,7 @@ export class NodeProcess {
     this.#onLine?.(record ? formatRecord(record) : line, record);
     if (!record) return;
     this.records.push(record);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.match(record)) {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        waiter.resolve(record);
-      }
-    }
+    this.#waiters.offer(record);
   }
 
   /**
@@ -130,28 +125,11 @@ export class NodeProcess {
    */
   waitFor(match: RecordMatch, timeoutMs = 30_000): Promise<LogRecord> {
     const test = typeof match === "string" ? (r: LogRecord) => r.message === match : match;
-    const seen = this.records.find(test);
-    if (seen) return Promise.resolve(seen);
     const what = typeof match === "string" ? JSON.stringify(match) : "the record waited for";
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.id}: no ${what} within ${timeoutMs} ms:\n${this.tail()}`));
-      }, timeoutMs);
-      const waiter = {
-        match: test,
-        resolve: (record: LogRecord) => {
-          clearTimeout(timer);
-          resolve(record);
-        },
-      };
-      this.#waiters.push(waiter);
-      this.status.then((s) => {
-        if (!this.#waiters.includes(waiter)) return;
-        clearTimeout(timer);
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.id} exited with code ${s.code} before ${what}:\n${this.tail()}`));
-      });
+    return this.#waiters.wait(this.records, test, this.status, timeoutMs, {
+      timeout: () => new Error(`${this.id}: no ${what} within ${timeoutMs} ms:\n${this.tail()}`),
+      exit: (s) =>
+        new Error(`${this.id} exited with code ${s.code} before ${what}:\n${this.tail()}`),
     });
   }
 
@@ -163,6 +141,65 @@ export class NodeProcess {
   /** Sends `signal` (if still running) and waits for the exit; SIGKILL after `graceMs`. */
   kill(signal: Deno.Signal = "SIGTERM", graceMs = 15_000): Promise<Deno.CommandStatus> {
     return stopChild(this.child, this.status, signal, graceMs);
+  }
+}
+
+/**
+ * Who waits for what a process writes (its lines or records): each waiter is given the first
+ * item, written or to come, that passes its test, or fails when the process exits first or time
+ * runs out.
+ */
+export class Waiters<T> {
+  readonly #waiting: { test: (item: T) => boolean; resolve: (item: T) => void }[] = [];
+
+  /** Hands a new `item` to every waiter it satisfies. */
+  offer(item: T): void {
+    for (const waiter of [...this.#waiting]) {
+      if (waiter.test(item)) {
+        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+        waiter.resolve(item);
+      }
+    }
+  }
+
+  /**
+   * The first item of `written`, or offered later, that passes `test`.
+   *
+   * @throws {Error} `fail.timeout()` after `timeoutMs`, `fail.exit(status)` when `exited` settles
+   * first.
+   */
+  wait(
+    written: readonly T[],
+    test: (item: T) => boolean,
+    exited: Promise<Deno.CommandStatus>,
+    timeoutMs: number,
+    fail: { timeout: () => Error; exit: (status: Deno.CommandStatus) => Error },
+  ): Promise<T> {
+    const seen = written.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(fail.timeout());
+      }, timeoutMs);
+      const waiter = {
+        test,
+        resolve: (item: T) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+      };
+      this.#waiting.push(waiter);
+      exited.then((status) => {
+        if (!this.#waiting.includes(waiter)) return;
+        done();
+        reject(fail.exit(status));
+      });
+    });
   }
 }
 

@@ -8,7 +8,7 @@
  * died left behind, and every run removes its own on every way out: `close()` in `finally`, and
  * on SIGINT or SIGTERM.
  */
-import { readLines, stopChild } from "../../tasks/launch/mod.ts";
+import { readLines, stopChild, Waiters } from "../../tasks/launch/mod.ts";
 
 /** The subnet every host takes an address in, as `<prefix>.<n>/24`. */
 const SUBNET_PREFIX = "10.77.0";
@@ -171,7 +171,7 @@ export class HostProcess {
   readonly child: Deno.ChildProcess;
   readonly lines: string[] = [];
   readonly status: Promise<Deno.CommandStatus>;
-  readonly #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  readonly #waiters = new Waiters<string>();
 
   /** Runs `command args` in `host`'s namespace with `env` added. */
   constructor(
@@ -198,35 +198,15 @@ export class HostProcess {
 
   #line(line: string): void {
     this.lines.push(line);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.pattern.test(line)) {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
+    this.#waiters.offer(line);
   }
 
   /** The first output line matching `pattern`, past or future; rejects on exit or timeout. */
   waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-    const seen = this.lines.find((l) => pattern.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const tail = () => this.lines.slice(-20).join("\n");
-      const timer = setTimeout(
-        () => reject(new Error(`${this.label}: no line matching ${pattern}:\n${tail()}`)),
-        timeoutMs,
-      );
-      this.status.then((s) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.label} exited with code ${s.code}:\n${tail()}`));
-      });
-      this.#waiters.push({
-        pattern,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      });
+    const tail = () => this.lines.slice(-20).join("\n");
+    return this.#waiters.wait(this.lines, (line) => pattern.test(line), this.status, timeoutMs, {
+      timeout: () => new Error(`${this.label}: no line matching ${pattern}:\n${tail()}`),
+      exit: (s) => new Error(`${this.label} exited with code ${s.code}:\n${tail()}`),
     });
   }
 
