@@ -1,6 +1,6 @@
 /**
- * The calling side of the wire protocol: one connection to a peer, opened on the first call and again
- * after it breaks, carrying any number of calls at once. A call has a deadline and may be
+ * The calling side of the wire protocol: one connection to a peer, opened on the first call and
+ * again after it breaks, carrying any number of calls at once. A call has a deadline and may be
  * cancelled; it fails with an {@link RpcError} of the same status a gRPC call would, so the one
  * failure classification and retry policy of `src/rpc` apply to both transports.
  *
