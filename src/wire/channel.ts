@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { splitAddress } from "../config/address.ts";
 import { grpc, RpcError } from "../rpc/errors.ts";
 import type { TlsIdentity } from "../crypto/mod.ts";
 import {
@@ -14,11 +15,11 @@ import {
   FrameReader,
   FrameTooLarge,
   FrameWriter,
+  parseStatus,
   type WireConn,
 } from "./frames.ts";
 import { callerHandshake } from "./handshake.ts";
 import { type WireMethod, wireMethod } from "./methods.ts";
-import { parseStatus } from "./serve.ts";
 
 /** Opens the connection a channel runs over (TCP, or TLS where the wire is secured). */
 export type WireDialer = (host: string, port: number) => Promise<WireConn>;
@@ -75,9 +76,7 @@ export class WireChannel {
 
   /** A channel to `address` (`host:port`); nothing is opened until the first call. */
   constructor(address: string, options: WireChannelOptions) {
-    const colon = address.lastIndexOf(":");
-    this.#host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-    this.#port = Number(address.slice(colon + 1));
+    ({ host: this.#host, port: this.#port } = splitAddress(address));
     this.#name = options.name ?? address;
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#dial = options.dial ?? tcp;

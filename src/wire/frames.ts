@@ -10,6 +10,7 @@
  * @module
  */
 import { MixnetError } from "../errors.ts";
+import type { grpc } from "../rpc/errors.ts";
 
 /** Bytes a connection starts with, from the side that opened it. */
 export const WIRE_MAGIC = new TextEncoder().encode("MIXWIRE1");
@@ -284,4 +285,21 @@ export async function writeAll(conn: WireConn, bytes: Uint8Array): Promise<void>
   for (let written = 0; written < bytes.length;) {
     written += await conn.write(bytes.subarray(written));
   }
+}
+
+/** An error frame's payload: status (2) ‖ reason. */
+export function statusBytes(code: grpc.status, details: string): Uint8Array {
+  const text = new TextEncoder().encode(details);
+  const out = new Uint8Array(2 + text.length);
+  new DataView(out.buffer).setUint16(0, code);
+  out.set(text, 2);
+  return out;
+}
+
+/** Reads an error frame's payload. */
+export function parseStatus(payload: Uint8Array): { code: grpc.status; details: string } {
+  return {
+    code: new DataView(payload.buffer, payload.byteOffset).getUint16(0) as grpc.status,
+    details: new TextDecoder().decode(payload.subarray(2)),
+  };
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { splitAddress } from "../config/address.ts";
 import { MixnetError } from "../errors.ts";
 import { listenFailure } from "../rpc/listen.ts";
 import { WIRE_HANDSHAKE_TIMEOUT_MS } from "../rpc/policy.ts";
@@ -49,12 +50,9 @@ export interface WireServer {
  * @throws {MixnetError} unavailable when the address cannot be bound.
  */
 export function startWireServer(address: string, options: WireServerOptions): WireServer {
-  const colon = address.lastIndexOf(":");
+  const { host: hostname, port } = splitAddress(address);
+  const at = { hostname, port };
   let listener: Deno.Listener;
-  const at = {
-    hostname: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
-    port: Number(address.slice(colon + 1)),
-  };
   try {
     listener = options.tls ? Deno.listenTls({ ...at, ...options.tls }) : Deno.listen(at);
   } catch (cause) {

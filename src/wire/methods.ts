@@ -8,7 +8,7 @@ import type { MethodDefinition } from "@grpc/grpc-js";
 import { mixnetPackage } from "../rpc/proto.ts";
 
 /** The methods, in the order of their numbers on the wire (1 up). */
-export const WIRE_METHODS = [
+const WIRE_METHODS = [
   "ForwardMessage",
   "PollMessages",
   "Register",

@@ -14,6 +14,7 @@ import {
   FrameReader,
   FrameTooLarge,
   FrameWriter,
+  statusBytes,
   type WireConn,
 } from "./frames.ts";
 import type { WireCaller } from "./handshake.ts";
@@ -235,21 +236,4 @@ export async function serveWire(conn: WireConn, options: WireServeOptions): Prom
       streams.delete(call);
     }
   }
-}
-
-/** An error frame's payload: status (2) ‖ reason. */
-export function statusBytes(code: grpc.status, details: string): Uint8Array {
-  const text = new TextEncoder().encode(details);
-  const out = new Uint8Array(2 + text.length);
-  new DataView(out.buffer).setUint16(0, code);
-  out.set(text, 2);
-  return out;
-}
-
-/** Reads an error frame's payload. */
-export function parseStatus(payload: Uint8Array): { code: grpc.status; details: string } {
-  return {
-    code: new DataView(payload.buffer, payload.byteOffset).getUint16(0) as grpc.status,
-    details: new TextDecoder().decode(payload.subarray(2)),
-  };
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type * as m from "../rpc/messages.ts";
+import { CALL_TIMEOUT_MS } from "../rpc/policy.ts";
 import type { CallOptions, MixServerCalls } from "../rpc/stubs.ts";
 import { WireChannel, type WireChannelOptions } from "./channel.ts";
 import { type WireMethod, wireMethod } from "./methods.ts";
@@ -22,7 +23,7 @@ export class WireStub implements MixServerCalls {
   /** Connects (lazily) to a mix's wire port at `address`. */
   constructor(address: string, options: WireStubOptions) {
     this.#channel = new WireChannel(address, options);
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS.default;
   }
 
   async #unary<Res>(method: WireMethod, request: unknown, o: CallOptions = {}): Promise<Res> {
