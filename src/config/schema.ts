@@ -94,10 +94,11 @@ export const configSchema = z.strictObject({
    */
   loop_every: z.number().int().min(0).max(100_000).default(10),
   /**
-   * Rounds the first mix may have closed that the last has not stored yet; beyond them, every
-   * client skips rounds until the cascade catches up (rounds stretch rather than queue up).
+   * Rounds that may wait in the cascade's mixes (behind the round each is working on); beyond
+   * them, every client skips rounds until the cascade catches up (rounds stretch rather than
+   * queue up; see mix/pacer.ts).
    */
-  max_backlog_rounds: z.number().int().min(1).max(1000).default(3),
+  max_backlog_rounds: z.number().int().min(0).max(1000).default(0),
   /** Folder of secret keys, relative to the config file. */
   keys_dir: z.string().min(1).default("secret"),
   /** Folder of each node's SQLite state, relative to the config file. */

@@ -49,11 +49,9 @@ export interface BatchIntakeOptions {
   ) => void;
   /** Called with each newly stored round. */
   readonly onReceived: (round: number) => void;
-  /**
-   * The last round stored at the last mix as this mix knows it (its own at the last mix), told
-   * to the previous mix with every answer (see pacer.ts).
-   */
-  readonly cascadeRound: () => number;
+  /** Rounds waiting in this mix and, as its next mix last said, after it: told to the previous
+   * mix with every answer (see pacer.ts). */
+  readonly roundsWaiting: () => number;
   readonly metrics: Metrics<RoundRecord>;
 }
 
@@ -88,7 +86,7 @@ export class BatchIntake {
       : statuses.size === 1 && statuses.has("duplicate")
       ? "duplicate"
       : "partial";
-    return { status, cascade_round: this.#o.cascadeRound() };
+    return { status, rounds_waiting: this.#o.roundsWaiting() };
   }
 
   async #receiveChunk(request: ForwardBatchRequest): Promise<ChunkStatus> {

@@ -212,7 +212,7 @@ export class Collector {
     }
     if (!stored) this.#refuseDuplicate(id, round);
     this.#o.metrics.count("accepted");
-    const next = this.#o.pacer?.nextRound(round, this.#lastClosed) ?? round + 1;
+    const next = this.#o.pacer?.nextRound(round) ?? round + 1;
     this.#closeDue();
     return next;
   }

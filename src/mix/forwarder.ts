@@ -37,11 +37,9 @@ export interface ForwarderOptions {
   readonly logger: Logger;
   /** Deadline of one attempt, connecting included (see rpc/limits.ts forwardTimeoutMs). */
   readonly timeoutMs: number;
-  /**
-   * Told, with every acknowledged batch, the last round the last mix has stored as the next
-   * mix knows it (see pacer.ts).
-   */
-  readonly onCascadeRound?: (round: number) => void;
+  /** Told, with every acknowledged batch, the rounds waiting in the next mix and after it
+   * (see pacer.ts). */
+  readonly onWaitingAfter?: (rounds: number) => void;
 }
 
 /** Sends the outbox to the next mix until stopped. */
@@ -110,7 +108,7 @@ export class Forwarder {
     const started = performance.now();
     let chunks: ForwardBatchRequest[] | undefined;
     let attempts = 0;
-    let answer: { cascade_round?: number } | undefined;
+    let answer: { rounds_waiting?: number } | undefined;
     try {
       // One call streams every chunk; after a failure the whole call is made again (the next
       // mix stores each chunk once, however often it arrives). Never given up: the batch holds
@@ -135,7 +133,7 @@ export class Forwarder {
       if (error instanceof Stopped) return false;
       throw error;
     }
-    if (answer?.cascade_round !== undefined) o.onCascadeRound?.(answer.cascade_round);
+    if (answer?.rounds_waiting !== undefined) o.onWaitingAfter?.(answer.rounds_waiting);
     const forwardMs = Math.round((performance.now() - started) * 1000) / 1000;
     o.metrics.record({
       event: "forward",

@@ -125,10 +125,13 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   });
   const stopping = new AbortController();
 
-  /** The last round stored at the last mix, as the next mix last said (-1: nothing yet). */
-  let cascadeRound = -1;
+  /** Rounds waiting after this mix, as the next mix last said. */
+  let waitingAfter = 0;
+  /** Rounds waiting here: not yet started, or processed and behind the round being forwarded. */
+  const waitingHere = () =>
+    Math.max(0, processor.depth - 1) + (next ? Math.max(0, store.outboxDepth() - 1) : 0);
   const pacer = index === 0
-    ? new Pacer({ maxBacklog: config.maxBacklogRounds, metrics, logger })
+    ? new Pacer({ maxBacklog: config.maxBacklogRounds, waitingHere, metrics, logger })
     : undefined;
   const nextStub = next &&
     transport.mixStub(next, { maxMessageBytes: limit, name: `${next.id} (${next.address})` });
@@ -143,9 +146,9 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       metrics,
       logger,
       timeoutMs: forwardTimeoutMs(config),
-      onCascadeRound: (round) => {
-        cascadeRound = Math.max(cascadeRound, round);
-        pacer?.cascadeStored(round);
+      onWaitingAfter: (rounds) => {
+        waitingAfter = rounds;
+        pacer?.waitingAfter(rounds);
       },
     });
   const processor = new RoundProcessor({
@@ -216,8 +219,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       onChunk: (round, chunk, packets, arrivedMs) =>
         processor.prepare(round, `chunk ${chunk}`, packets, arrivedMs),
       onReceived: (round) => processor.enqueue(round),
-      // The last mix knows its own progress; the others what their next mix last said.
-      cascadeRound: () => next ? cascadeRound : store.lastProcessed(),
+      roundsWaiting: () => waitingHere() + waitingAfter,
       metrics,
     });
   const mailboxes = next ? undefined : new Mailboxes({

@@ -1,13 +1,18 @@
 /**
- * Rounds that stretch when the cascade is behind. The first mix learns, with every batch the
- * next mix acknowledges, the last round the last mix has stored; the rounds it closed since are
- * the cascade's backlog. When a round's first packet arrives and the backlog is over
- * `max_backlog_rounds`, every client is told, in its acknowledgement, to skip as many rounds as
- * the backlog is over (at most {@link MAX_SKIP}) before its next packet. Those rounds are
- * paused: nobody sends, the first mix closes them without processing them, and no cover is made
- * for them. So offered load beyond what the cascade carries waits in the clients' queues, where
- * nothing is lost; a message's latency stays bounded however long the network runs; and every
- * round that does run holds every client, so its anonymity set does not shrink.
+ * Rounds that stretch when the cascade is behind. A mix is behind when rounds wait in it: closed
+ * or received and not yet started, or processed and waiting in the outbox behind the round being
+ * forwarded. The round each stage is working on is not waiting, so a cascade that keeps up
+ * waits on nothing, however many rounds are in flight in it (short rounds and slow links put
+ * many in flight). Every mix answers each batch with the rounds waiting in it and, as its next
+ * mix last said, after it; the first mix adds its own. When a round's first packet arrives and
+ * more rounds than `max_backlog_rounds` wait, every client is told, in its acknowledgement, to
+ * skip as many rounds as are over (at most {@link MAX_SKIP}) before its next packet. Those
+ * rounds are paused: nobody sends, the first mix closes them without processing them, and no
+ * cover is made for them. A paused round adds no waiting round, so a pause lasts only as long
+ * as the cascade needs to drain. Offered load beyond what the cascade carries thus waits in the
+ * clients' queues, where nothing is lost; a message's latency stays bounded however long the
+ * network runs; and every round that does run holds every client, so its anonymity set does not
+ * shrink.
  *
  * @module
  */
@@ -20,8 +25,10 @@ const MAX_SKIP = 10;
 
 /** Options of {@link Pacer}. */
 export interface PacerOptions {
-  /** Rounds closed at the first mix and not yet stored at the last that are tolerated. */
+  /** Rounds waiting in the cascade that are tolerated. */
   readonly maxBacklog: number;
+  /** Rounds waiting in this mix now. */
+  readonly waitingHere: () => number;
   readonly metrics: Metrics<RoundRecord>;
   readonly logger: Logger;
 }
@@ -29,21 +36,21 @@ export interface PacerOptions {
 /** Decides, round by round, where every client sends next. */
 export class Pacer {
   readonly #o: PacerOptions;
-  /** The last round stored at the last mix, once a batch's acknowledgement said so. */
-  #cascadeRound: number | undefined;
+  /** Rounds waiting after this mix, as the next mix last said. */
+  #waitingAfter = 0;
   /** The next round decided for the acknowledgements of each round, once asked. */
   readonly #decided = new Map<number, number>();
   /** Rounds nobody sends in. */
   readonly #paused = new Set<number>();
 
-  /** Creates a pacer that pauses nothing until it knows the cascade's progress. */
+  /** Creates a pacer that pauses nothing until rounds wait. */
   constructor(options: PacerOptions) {
     this.#o = options;
   }
 
-  /** Takes the last mix's progress from a batch's acknowledgement. */
-  cascadeStored(round: number): void {
-    if (round >= 0) this.#cascadeRound = Math.max(this.#cascadeRound ?? -1, round);
+  /** Takes the rounds waiting after this mix from a batch's acknowledgement. */
+  waitingAfter(rounds: number): void {
+    this.#waitingAfter = Math.max(0, rounds);
   }
 
   /** Whether `round` is paused: nobody sends in it and it is closed unprocessed. */
@@ -53,21 +60,20 @@ export class Pacer {
 
   /**
    * The round the clients whose packets of `round` are acknowledged send in next, the same for
-   * every one of them: decided when the round's first packet is, from the backlog as it is then
-   * (`lastClosed`, the last round this mix closed).
+   * every one of them: decided when the round's first packet is, from the rounds waiting then.
    */
-  nextRound(round: number, lastClosed: number): number {
+  nextRound(round: number): number {
     let next = this.#decided.get(round);
     if (next !== undefined) return next;
-    const backlog = this.#cascadeRound === undefined ? 0 : lastClosed - this.#cascadeRound;
-    const skip = Math.min(MAX_SKIP, Math.max(0, backlog - this.#o.maxBacklog));
+    const waiting = this.#o.waitingHere() + this.#waitingAfter;
+    const skip = Math.min(MAX_SKIP, Math.max(0, waiting - this.#o.maxBacklog));
     next = round + 1 + skip;
     this.#decided.set(round, next);
     for (let r = round + 1; r < next; r++) this.#paused.add(r);
     if (skip > 0) {
       this.#o.metrics.count("rounds.paused", skip);
       this.#o.logger.info("cascade behind: rounds paused", {
-        backlog,
+        waiting,
         paused_from: round + 1,
         paused_to: next - 1,
       });

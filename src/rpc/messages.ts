@@ -77,8 +77,8 @@ export interface ForwardBatchRequest {
 /** Answer to {@link ForwardBatchRequest}. */
 export interface ForwardBatchResponse {
   status: string;
-  /** The last round stored at the last mix, as far as the answering mix knows (-1: none). */
-  cascade_round?: number;
+  /** Rounds waiting in the answering mix and, as far as it knows, after it (see pacer.ts). */
+  rounds_waiting?: number;
 }
 /** A user's message to queue. */
 export interface PrepareMessageRequest {

@@ -4,25 +4,44 @@ import { Metrics } from "../../src/metrics.ts";
 import { Pacer } from "../../src/mix/pacer.ts";
 import type { RoundRecord } from "../../src/mix/mod.ts";
 
-Deno.test("rounds pause while the cascade is more than max_backlog_rounds behind, the same for every client of a round, and run again once it catches up", () => {
-  const pacer = new Pacer({
-    maxBacklog: 3,
-    metrics: new Metrics<RoundRecord>("mix_1"),
-    logger: silentLogger,
-  });
-  // Nothing known of the cascade yet: nothing paused.
-  assert.equal(pacer.nextRound(5, 4), 6);
-  pacer.cascadeStored(10);
-  assert.equal(pacer.nextRound(14, 13), 15); // 11 to 13 closed and not stored: at the limit
-  assert.equal(pacer.nextRound(15, 14), 17); // one over: round 16 paused
-  assert.ok(pacer.isPaused(16) && !pacer.isPaused(17));
-  // No news from the cascade (a paused round forwards nothing): the backlog is the time since
-  // its last stored round, paused rounds included, so the pause grows.
-  assert.equal(pacer.nextRound(17, 16), 21);
-  assert.ok([18, 19, 20].every((r) => pacer.isPaused(r)));
+function pacer(maxBacklog: number) {
+  const state = { here: 0 };
+  const metrics = new Metrics<RoundRecord>("mix_1");
+  const p = new Pacer({ maxBacklog, waitingHere: () => state.here, metrics, logger: silentLogger });
+  return { pacer: p, state, metrics };
+}
+
+Deno.test("rounds pause while more than max_backlog_rounds wait in the cascade, the same for every client of a round, and run again once they drain", () => {
+  const { pacer: p, state, metrics } = pacer(1);
+  // Nothing waits, however many rounds are in flight: nothing paused.
+  assert.equal(p.nextRound(5), 6);
+  state.here = 1;
+  assert.equal(p.nextRound(6), 7); // one waits here: at the limit
+  p.waitingAfter(2);
+  assert.equal(p.nextRound(7), 10); // three wait in all, two over: rounds 8 and 9 paused
+  assert.ok(p.isPaused(8) && p.isPaused(9) && !p.isPaused(10));
   // The same decision for every client of a round, whenever asked.
-  assert.equal(pacer.nextRound(17, 20), 21);
-  // The cascade caught up: rounds run again.
-  pacer.cascadeStored(18);
-  assert.equal(pacer.nextRound(21, 20), 22);
+  state.here = 0;
+  assert.equal(p.nextRound(7), 10);
+  // Paused rounds add nothing that waits: once the cascade drained, rounds run again.
+  p.waitingAfter(0);
+  assert.equal(p.nextRound(10), 11);
+  assert.equal(metrics.counters["rounds.paused"], 2);
+});
+
+Deno.test("a pause is never longer than ten rounds, and a cascade far behind is paused again with its next round", () => {
+  const { pacer: p, state } = pacer(0);
+  state.here = 2;
+  p.waitingAfter(40);
+  assert.equal(p.nextRound(3), 14);
+  assert.equal(p.nextRound(14), 25);
+  assert.ok([15, 20, 24].every((r) => p.isPaused(r)));
+});
+
+Deno.test("with max_backlog_rounds 0 one waiting round pauses the next", () => {
+  const { pacer: p } = pacer(0);
+  assert.equal(p.nextRound(1), 2);
+  p.waitingAfter(1);
+  assert.equal(p.nextRound(2), 4);
+  assert.ok(p.isPaused(3));
 });

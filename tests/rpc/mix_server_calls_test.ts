@@ -93,7 +93,7 @@ function handlers(overrides: Partial<MixServerHandlers> = {}): MixServerHandlers
         const sizes = batchPackets(c).map((p) => p.length);
         seen.push(`${c.round}:${c.chunk}/${c.chunks}:${sizes}`);
       }
-      return { status: seen.join(" "), cascade_round: 41 };
+      return { status: seen.join(" "), rounds_waiting: 41 };
     },
     ...overrides,
   };
@@ -199,7 +199,7 @@ for (const t of TRANSPORTS) {
         mix_id: "m",
         mac: MAC,
       });
-      assert.deepEqual([single.status, single.cascade_round], ["2:0/0:32,32", 41]);
+      assert.deepEqual([single.status, single.rounds_waiting], ["2:0/0:32,32", 41]);
       const packed = new Uint8Array(2 * big.length).fill(3);
       const chunk = (i: number): ForwardBatchRequest => ({
         round: 3,
