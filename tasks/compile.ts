@@ -17,7 +17,7 @@ export const TARGETS = [
     name: "mixnet-mix",
     entry: "src/mix.ts",
     permissions: NODE_PERMISSIONS,
-    include: ["protos/mixnet.proto", "src/mix/peel_worker.ts"],
+    include: ["protos/mixnet.proto", "src/mix/peel_worker.ts", "src/sqlite_checkpoint.ts"],
   },
   {
     name: "mixnet-client",

@@ -8,8 +8,8 @@
 import { packChunks, type PackedChunk, packetCount, unpack } from "../rpc/batch.ts";
 import {
   addColumn,
+  BackgroundCheckpoint,
   type DatabaseSync,
-  IdleCheckpoint,
   openDatabase,
   transaction,
   write,
@@ -71,7 +71,7 @@ export interface RoundOutcome {
 /** A mix's SQLite store. */
 export class MixStore {
   readonly #db: DatabaseSync;
-  readonly #checkpoint: IdleCheckpoint;
+  readonly #checkpoint: BackgroundCheckpoint;
   readonly #statements = new Map<string, StatementSync>();
   readonly #mailboxCapacity: number;
 
@@ -83,7 +83,7 @@ export class MixStore {
    */
   constructor(path: string, publicKeyText: string, options: MixStoreOptions = {}) {
     this.#db = openDatabase(path, SCHEMA, options.packetBytes ?? 0);
-    this.#checkpoint = new IdleCheckpoint(this.#db);
+    this.#checkpoint = new BackgroundCheckpoint(path);
     this.#mailboxCapacity = options.mailboxCapacity ?? Number.MAX_SAFE_INTEGER;
     addColumn(this.#db, "mailbox", "sent_in", "BLOB");
     // A row of the inbox or outbox holds `packets` packets of `packet_bytes` end to end (a
@@ -382,7 +382,7 @@ export class MixStore {
 
   /** Closes the database. */
   close(): void {
-    this.#checkpoint.cancel();
+    this.#checkpoint.close();
     this.#db.close();
   }
 }
