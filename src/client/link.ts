@@ -9,6 +9,7 @@
 import { forwardProof, type PeerMac, pollProof, registerProof } from "../crypto/mod.ts";
 import type {
   CallOptions,
+  ForwardMessageRequest,
   ForwardMessageResponse,
   MixServerCalls,
   PollMessagesRequest,
@@ -73,10 +74,15 @@ export class CascadeLink {
     payload: Uint8Array,
     options?: CallOptions,
   ): Promise<ForwardMessageResponse> {
+    return this.#o.first.stub.forwardMessage(this.forwardRequest(round, payload), options);
+  }
+
+  /** This client's packet of `round`, signed for the first mix, as {@link forward} sends it. */
+  forwardRequest(round: number, payload: Uint8Array): ForwardMessageRequest {
     const { id, mac, first } = this.#o;
     const request = { payload, round, client_id: id, mac: new Uint8Array() };
     request.mac = mac.sign(first.publicKey, ...forwardProof(request));
-    return first.stub.forwardMessage(request, options);
+    return request;
   }
 
   /**

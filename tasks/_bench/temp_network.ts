@@ -8,7 +8,7 @@
 import { type Config, loadConfig, type NodeConfig } from "../../src/config/mod.ts";
 import { CascadeLink, type ClientNode, startClient } from "../../src/client/mod.ts";
 import { createSealedBox, type KeyPair, PeerMac, type SealedBox } from "../../src/crypto/mod.ts";
-import { maxMessageBytes, MixServerStub } from "../../src/rpc/mod.ts";
+import { maxMessageBytes, type MixServerCalls, MixServerStub } from "../../src/rpc/mod.ts";
 import { createLogger, type LogRecord, silentLogger } from "../../src/log.ts";
 import { type MixNode, startMix } from "../../src/mix/mod.ts";
 import { WireStub } from "../../src/wire/mod.ts";
@@ -201,6 +201,8 @@ export async function startInProcessNetwork(spec: TempNetworkSpec): Promise<Poin
 export interface SimulatedClients {
   /** Each client's calls to the cascade, by id. */
   readonly links: ReadonlyMap<string, CascadeLink>;
+  /** The channel every link calls the first mix on (for requests signed in advance). */
+  readonly first: MixServerCalls;
   /** Closes the channels to the mixes. */
   close(): void;
 }
@@ -236,6 +238,7 @@ export function simulateClients(
   ]));
   return {
     links,
+    first: first.stub,
     close() {
       first.stub.close();
       last.stub.close();
