@@ -173,7 +173,8 @@ class Watch {
     for (const r of records) {
       if (r.event !== "round" || !this.#inWindow(Number(r.round))) continue;
       this.#taken.set(Number(r.round), {
-        firstMs: Number(r.first_arrival_ms),
+        // null for a round no client's packet reached (Number(null) would be the epoch).
+        firstMs: r.first_arrival_ms == null ? NaN : Number(r.first_arrival_ms),
         packets: Number(r.batch_in),
       });
     }
