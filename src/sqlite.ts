@@ -35,9 +35,12 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
   try {
     Deno.mkdirSync(dirname(path), { recursive: true });
     const db = new DatabaseSync(path);
+    // First, so that every statement after it waits out another connection's lock (the check
+    // point worker of a store closed a moment ago) instead of failing.
+    db.exec("PRAGMA busy_timeout = 5000");
     // Takes effect only before the first table is created.
     db.exec(`PRAGMA page_size = ${rowBytes >= LARGE_ROW_BYTES ? 65536 : 4096}`);
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;`);
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
     db.exec(schema);
     const pageSize = Number(db.prepare("PRAGMA page_size").get()!.page_size);
     db.exec(`PRAGMA wal_autocheckpoint = ${Math.ceil(WAL_AUTOCHECKPOINT_BYTES / pageSize)}`);
@@ -131,6 +134,9 @@ export class BackgroundCheckpoint {
   #busy = false;
   /** Written since the running one began. */
   #again = false;
+  /** The worker failed (it could not load): nothing to wait for. */
+  #failed = false;
+  #closed: Promise<void> | undefined;
 
   /** Starts the worker for the database at `path` (opened, with its schema, already). */
   constructor(path: string) {
@@ -139,7 +145,10 @@ export class BackgroundCheckpoint {
     });
     this.#worker.postMessage({ path });
     // Never the mix's failure: the log is then bounded by SQLite's own check point.
-    this.#worker.onerror = (event) => event.preventDefault();
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#failed = true;
+    };
     this.#worker.onmessage = () => {
       this.#busy = false;
       if (this.#again) this.written();
@@ -148,7 +157,7 @@ export class BackgroundCheckpoint {
 
   /** Notes a write: a check point follows. */
   written(): void {
-    if (this.#busy) {
+    if (this.#busy || this.#closed) {
       this.#again = true;
       return;
     }
@@ -157,8 +166,26 @@ export class BackgroundCheckpoint {
     this.#worker.postMessage("checkpoint");
   }
 
-  /** Stops the worker; what it had not copied yet stays in the log for the next one. */
-  close(): void {
-    this.#worker.terminate();
+  /**
+   * Stops the worker once its check point in progress, if any, is done and its connection is
+   * closed. What it had not copied yet stays in the log for the next one.
+   */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.#worker.terminate();
+        resolve();
+      };
+      if (this.#failed) return done();
+      this.#worker.onmessage = (event) => {
+        if (event.data === "closed") done();
+      };
+      this.#worker.onerror = (event) => {
+        event.preventDefault();
+        done();
+      };
+      this.#worker.postMessage("close");
+    });
+    return this.#closed;
   }
 }

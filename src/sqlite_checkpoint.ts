@@ -1,6 +1,7 @@
 /**
- * The worker of sqlite.ts's `BackgroundCheckpoint`: opens the database it is given and copies
- * the write-ahead log into it whenever asked, answering each time it is done.
+ * The worker of sqlite.ts's `BackgroundCheckpoint`: opens the database it is given, copies the
+ * write-ahead log into it whenever asked (answering each time it is done), and closes it when
+ * told.
  *
  * @module
  */
@@ -9,8 +10,12 @@ import { DatabaseSync } from "node:sqlite";
 
 let db: DatabaseSync | undefined;
 
-self.onmessage = (event: MessageEvent<{ path: string } | "checkpoint">) => {
-  if (event.data === "checkpoint") {
+self.onmessage = (event: MessageEvent<{ path: string } | "checkpoint" | "close">) => {
+  if (event.data === "close") {
+    db?.close();
+    db = undefined;
+    self.postMessage("closed");
+  } else if (event.data === "checkpoint") {
     try {
       // Passive: never waits on a reader or the writer; what it cannot copy now the next does.
       db?.exec("PRAGMA wal_checkpoint(PASSIVE)");

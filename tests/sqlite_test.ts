@@ -20,7 +20,7 @@ Deno.test("a commit leaves the log as it is; a worker copies the log into the da
     await waitUntil(() => Deno.statSync(path).size >= 8 * 2 ** 20, 5_000, "the check point");
     assert.equal(db.prepare("SELECT count(*) AS n FROM t").get()!.n, 8);
   } finally {
-    checkpoint.close();
+    await checkpoint.close();
     db.close();
     await Deno.remove(dir, { recursive: true });
   }

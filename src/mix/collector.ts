@@ -7,10 +7,10 @@
  * @module
  */
 import { forwardProof, type KeyDirectory, type PeerMac } from "../crypto/mod.ts";
-import { type ErrorStatus, MixnetError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { errorMessage, type ErrorStatus, MixnetError } from "../errors.ts";
+import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ForwardMessageRequest } from "../rpc/mod.ts";
+import { type ForwardMessageRequest, RETRY_LOG_INTERVAL_MS } from "../rpc/mod.ts";
 import { nowMs, type RoundClock } from "../round_clock.ts";
 import { verifyPeer } from "./_verify.ts";
 import type { Pacer } from "./pacer.ts";
@@ -47,6 +47,9 @@ export interface CollectorOptions {
   readonly logger: Logger;
 }
 
+/** How soon a round whose close could not be stored (a full disk) is closed again. */
+const CLOSE_RETRY_MS = 100;
+
 /** Accepts client packets and closes rounds. */
 export class Collector {
   readonly #o: CollectorOptions;
@@ -64,10 +67,12 @@ export class Collector {
   #clock: RoundClock | undefined;
   #stopped = false;
   readonly #inbox: InboxWriter;
+  readonly #log: RateLimitedLog;
 
   /** Restores the last closed round and the packets already received from the store. */
   constructor(options: CollectorOptions) {
     this.#o = options;
+    this.#log = new RateLimitedLog(options.logger, { intervalMs: RETRY_LOG_INTERVAL_MS });
     this.#inbox = new InboxWriter(options.store, options.onStored);
     this.#lastClosed = Number(options.store.getMeta("last_closed") ?? -1);
     for (const round of options.store.inboxRounds()) {
@@ -213,7 +218,7 @@ export class Collector {
     if (!stored) this.#refuseDuplicate(id, round);
     this.#o.metrics.count("accepted");
     const next = this.#o.pacer?.nextRound(round) ?? round + 1;
-    this.#closeDue();
+    this.#closeDueOrRetry();
     return next;
   }
 
@@ -260,9 +265,10 @@ export class Collector {
     if (!this.#o.pacer?.isPaused(round)) this.#o.onClosed(round);
   }
 
+  /** Stored first: a round whose close cannot be stored (a full disk) stays open. */
   #markClosed(round: number): void {
-    this.#lastClosed = round;
     this.#o.store.setMeta("last_closed", round);
+    this.#lastClosed = round;
   }
 
   #schedule(): void {
@@ -270,6 +276,21 @@ export class Collector {
     clearTimeout(this.#timer);
     const next = this.#lastClosed + 1;
     const deadline = this.#clock.sendTime(next) + this.#o.roundTimeoutMs;
-    this.#timer = setTimeout(() => this.#closeDue(), Math.max(0, deadline - Date.now()) + 1);
+    this.#timer = setTimeout(() => this.#closeDueOrRetry(), Math.max(0, deadline - Date.now()) + 1);
+  }
+
+  /** {@link #closeDue}, but a round that cannot be closed now (a full disk) is tried again soon. */
+  #closeDueOrRetry(): void {
+    try {
+      this.#closeDue();
+    } catch (error) {
+      this.#o.metrics.count("rounds.close_failed");
+      this.#log.error("cannot close round; trying again", {
+        round: this.#lastClosed + 1,
+        reason: errorMessage(error),
+      });
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#closeDueOrRetry(), CLOSE_RETRY_MS);
+    }
   }
 }

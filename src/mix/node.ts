@@ -330,7 +330,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   } catch (error) {
     await server?.close(0);
     await peeler.close();
-    store.close();
+    await store.close();
     await forwarder?.stop();
     nextStub?.close();
     throw error;
@@ -362,7 +362,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       await forwarder?.stop();
       nextStub?.close();
       await peeler.close();
-      store.close();
+      await store.close();
       logger.info("stopped");
     },
   };

@@ -380,9 +380,9 @@ export class MixStore {
     });
   }
 
-  /** Closes the database. */
-  close(): void {
-    this.#checkpoint.close();
+  /** Closes the database, once the check point worker has closed its connection to it. */
+  async close(): Promise<void> {
+    await this.#checkpoint.close();
     this.#db.close();
   }
 }

@@ -224,7 +224,7 @@ Deno.test({
     const relocated = await relocateMix(net, "mix_3", { data_dir: disk });
     try {
       // A database from an earlier run, then the file system turns read-only.
-      new MixStore(join(disk, "mix_3.sqlite"), "key").close();
+      await new MixStore(join(disk, "mix_3.sqlite"), "key").close();
       const remounted = run("mount", "-o", "remount,ro", disk);
       assert.ok(remounted.ok, remounted.stderr);
       const mix = new NodeProcess("mix", "mix_3", relocated.path);

@@ -32,7 +32,7 @@ async function withStore(fn: (store: RecordingStore) => Promise<void>) {
   try {
     await fn(store);
   } finally {
-    store.close();
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 }

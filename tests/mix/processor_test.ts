@@ -71,7 +71,7 @@ async function lastMix(
   } finally {
     await processor.stop();
     await peeler.close();
-    opened.close();
+    await opened.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -107,7 +107,7 @@ Deno.test("a round received in chunks counts as received only once whole, across
     let store = new MixStore(path, "key");
     assert.equal(store.receiveChunk(7, 1, 2, chunk(3, 4), 1), "partial");
     assert.deepEqual(store.receivedRounds(), []);
-    store.close();
+    await store.close();
     store = new MixStore(path, "key");
     assert.deepEqual(store.receivedRounds(), []);
     assert.equal(store.receiveChunk(7, 1, 2, chunk(3, 4), 2), "duplicate");
@@ -125,7 +125,7 @@ Deno.test("a round received in chunks counts as received only once whole, across
     store.forwarded(7);
     assert.deepEqual(store.receivedRounds(), []);
     assert.equal(store.receiveChunk(7, 0, 2, chunk(1), 5), "duplicate");
-    store.close();
+    await store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
