@@ -192,10 +192,16 @@ Deno.test("a message prepared after its client planned a dummy for the round, be
     const start = await net.start();
     const durationMs = start.round_duration_s * 1000;
     const sendTime = (round: number) => start.epoch_ms + (round + 1) * durationMs;
-    // A round whose plan is still ahead, then its send time less a sixth of a round.
+    const sender = net.clients.get("client_1")!;
+    // Once the client sends every round (a client that starts late plans from a later round),
+    // a round whose plan is still ahead, then its send time less a sixth of a round.
+    await waitUntil(
+      () => sender.metrics.recent.some((r) => r.event === "sent"),
+      10_000,
+      "client_1's first packet",
+    );
     const round = Math.floor((Date.now() - start.epoch_ms) / durationMs) + 1;
     await new Promise((r) => setTimeout(r, sendTime(round) - durationMs / 6 - Date.now()));
-    const sender = net.clients.get("client_1")!;
     const prepared = await send(net, "client_1", "client_2", "just in time");
     assert.equal(prepared.round, round);
     await waitUntil(
