@@ -127,11 +127,15 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
 
   /** Rounds waiting after this mix, as the next mix last said. */
   let waitingAfter = 0;
-  /** Rounds waiting here: not yet started, or processed and behind the round being forwarded. */
-  const waitingHere = () =>
-    Math.max(0, processor.depth - 1) + (next ? Math.max(0, store.outboxDepth() - 1) : 0);
+  /**
+   * Rounds waiting here (not yet started, or processed and behind the round being forwarded)
+   * and after this mix: what the pacer goes by, and what the previous mix is told.
+   */
+  const roundsWaiting = () =>
+    Math.max(0, processor.depth - 1) + (next ? Math.max(0, store.outboxDepth() - 1) : 0) +
+    waitingAfter;
   const pacer = index === 0
-    ? new Pacer({ maxBacklog: config.maxBacklogRounds, waitingHere, metrics, logger })
+    ? new Pacer({ maxBacklog: config.maxBacklogRounds, waiting: roundsWaiting, metrics, logger })
     : undefined;
   const nextStub = next &&
     transport.mixStub(next, { maxMessageBytes: limit, name: `${next.id} (${next.address})` });
@@ -146,10 +150,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       metrics,
       logger,
       timeoutMs: forwardTimeoutMs(config),
-      onWaitingAfter: (rounds) => {
-        waitingAfter = rounds;
-        pacer?.waitingAfter(rounds);
-      },
+      onWaitingAfter: (rounds) => waitingAfter = Math.max(0, rounds),
     });
   const processor = new RoundProcessor({
     store,
@@ -219,7 +220,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
       onChunk: (round, chunk, packets, arrivedMs) =>
         processor.prepare(round, `chunk ${chunk}`, packets, arrivedMs),
       onReceived: (round) => processor.enqueue(round),
-      roundsWaiting: () => waitingHere() + waitingAfter,
+      roundsWaiting,
       metrics,
     });
   const mailboxes = next ? undefined : new Mailboxes({

@@ -27,8 +27,8 @@ const MAX_SKIP = 10;
 export interface PacerOptions {
   /** Rounds waiting in the cascade that are tolerated. */
   readonly maxBacklog: number;
-  /** Rounds waiting in this mix now. */
-  readonly waitingHere: () => number;
+  /** Rounds waiting in this mix now and, as its next mix last said, after it. */
+  readonly waiting: () => number;
   readonly metrics: Metrics<RoundRecord>;
   readonly logger: Logger;
 }
@@ -36,8 +36,6 @@ export interface PacerOptions {
 /** Decides, round by round, where every client sends next. */
 export class Pacer {
   readonly #o: PacerOptions;
-  /** Rounds waiting after this mix, as the next mix last said. */
-  #waitingAfter = 0;
   /** The next round decided for the acknowledgements of each round, once asked. */
   readonly #decided = new Map<number, number>();
   /** Rounds nobody sends in. */
@@ -46,11 +44,6 @@ export class Pacer {
   /** Creates a pacer that pauses nothing until rounds wait. */
   constructor(options: PacerOptions) {
     this.#o = options;
-  }
-
-  /** Takes the rounds waiting after this mix from a batch's acknowledgement. */
-  waitingAfter(rounds: number): void {
-    this.#waitingAfter = Math.max(0, rounds);
   }
 
   /** Whether `round` is paused: nobody sends in it and it is closed unprocessed. */
@@ -65,7 +58,7 @@ export class Pacer {
   nextRound(round: number): number {
     let next = this.#decided.get(round);
     if (next !== undefined) return next;
-    const waiting = this.#o.waitingHere() + this.#waitingAfter;
+    const waiting = this.#o.waiting();
     const skip = Math.min(MAX_SKIP, Math.max(0, waiting - this.#o.maxBacklog));
     next = round + 1 + skip;
     this.#decided.set(round, next);
