@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { flag, parseFlags } from "../src/flags.ts";
 import { MixServerStub, packChunks, RECEIVE_WINDOW_BYTES } from "../src/rpc/mod.ts";
-import { childEnv } from "../tasks/launch/mod.ts";
+import { startDenoServer } from "../tasks/launch/mod.ts";
 
 const WINDOWS = { "64 KB": 65_535, "16 MiB": RECEIVE_WINDOW_BYTES };
 const BATCHES = [
@@ -25,16 +25,10 @@ const PERMISSIONS = ["--allow-read", "--allow-net=127.0.0.1", "--allow-env", "--
 
 /** Starts a receiving process with `window` and returns it with a stub to it. */
 async function receiver(window: number) {
-  const child = new Deno.Command("deno", {
-    args: ["run", ...PERMISSIONS, SERVER, "--window", String(window)],
-    stdout: "piped",
-    stderr: "inherit",
-    clearEnv: true,
-    env: childEnv(),
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const port = Number((await reader.read()).value);
-  reader.releaseLock();
+  const { child, firstLine } = await startDenoServer(
+    [...PERMISSIONS, SERVER, "--window", String(window)],
+  );
+  const port = Number(firstLine);
   const stub = new MixServerStub(`127.0.0.1:${port}`, { maxMessageBytes: 64 * 1024 * 1024 });
   return { child, stub };
 }

@@ -26,6 +26,7 @@ export {
   readLines,
   type RecordMatch,
   type Role,
+  startDenoServer,
   stopChild,
   Waiters,
 } from "./node_process.ts";

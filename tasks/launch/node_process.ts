@@ -221,6 +221,36 @@ export async function readLines(
 }
 
 /**
+ * Starts `deno run` with `args` (permissions, script, its arguments) in the environment of
+ * {@link childEnv}, and resolves with the process and the first line it prints: a server saying
+ * that it listens, or where. The rest of its output is left unread; its stderr is this one's.
+ *
+ * @throws {Error} when it exits before printing a whole line.
+ */
+export async function startDenoServer(
+  args: readonly string[],
+): Promise<{ child: Deno.ChildProcess; firstLine: string }> {
+  const child = new Deno.Command("deno", {
+    args: ["run", ...args],
+    stdout: "piped",
+    stderr: "inherit",
+    clearEnv: true,
+    env: childEnv(),
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      throw new Error(`deno run ${args.join(" ")} exited before it printed a line: ${text}`);
+    }
+    text += value;
+  }
+  reader.releaseLock();
+  return { child, firstLine: text.slice(0, text.indexOf("\n")) };
+}
+
+/**
  * Sends `signal` to `child` (if still running) and waits for `status`, its exit; SIGKILL after
  * `graceMs`.
  */

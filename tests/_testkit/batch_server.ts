@@ -5,7 +5,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { childEnv } from "../../tasks/launch/environment.ts";
+import { startDenoServer } from "../../tasks/launch/mod.ts";
 
 const SERVER = fileURLToPath(new URL("../testdata/batch_server.ts", import.meta.url));
 
@@ -14,23 +14,13 @@ export async function startBatchServer(
   address: string,
   transport: "grpc" | "wire" = "grpc",
 ): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-net=127.0.0.1", "--allow-env", "--allow-sys"]
+  const { child, firstLine } = await startDenoServer(
+    ["--allow-read", "--allow-net=127.0.0.1", "--allow-env", "--allow-sys"]
       .concat(SERVER, address, transport),
-    stdout: "piped",
-    stderr: "inherit",
-    clearEnv: true,
-    env: childEnv(),
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server on ${address} exited: ${text}`);
-    text += value;
-  }
-  reader.releaseLock();
-  return child;
+  );
+  if (firstLine === "ready") return child;
+  await killOutright(child);
+  throw new Error(`the server on ${address} said ${firstLine}, not ready`);
 }
 
 /** Kills a server process outright, as a crash would: no goodbye on its connections. */
