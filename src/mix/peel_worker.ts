@@ -10,10 +10,12 @@ import { errorMessage } from "../errors.ts";
 import { buildOnion, PayloadKind } from "../onion/mod.ts";
 import {
   type CoverJob,
+  packResults,
   type PeelJob,
   peelPackets,
   type PeelReply,
   type PeelSetup,
+  unpackPackets,
 } from "./peeler.ts";
 
 let box: SealedBox | undefined;
@@ -30,10 +32,10 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob | CoverJob>) => 
     ready = (async () => {
       try {
         box = await createSealedBox(message.backend);
-        self.postMessage({ id: -1, results: [] } satisfies PeelReply);
+        self.postMessage({ id: -1 } satisfies PeelReply);
       } catch (error) {
         self.postMessage(
-          { id: -1, results: [], setupError: errorMessage(error) } satisfies PeelReply,
+          { id: -1, setupError: errorMessage(error) } satisfies PeelReply,
         );
       }
     })();
@@ -49,11 +51,11 @@ self.onmessage = async (event: MessageEvent<PeelSetup | PeelJob | CoverJob>) => 
         route: message.route,
         payloadSize: expected.payloadSize,
       }));
-    const reply: PeelReply = { id: message.id, results: [], packets };
+    const reply: PeelReply = { id: message.id, packets };
     self.postMessage(reply, packets.map((p) => p.buffer as ArrayBuffer));
     return;
   }
-  const { results, buffers } = peelPackets(box!, message.packets, key, expected);
+  const results = packResults(peelPackets(box!, unpackPackets(message.packets), key, expected));
   const reply: PeelReply = { id: message.id, results };
-  self.postMessage(reply, buffers);
+  self.postMessage(reply, [results.inner.bytes.buffer]);
 };

@@ -30,7 +30,7 @@ for (const [count, payloadSize, offThread] of CASES as [number, number, boolean]
     // Broken packets at the ends and in the middle fail in place.
     const broken = new Set([0, Math.floor(count / 2), count - 1]);
     for (const i of broken) packets[i][40] ^= 1;
-    const expected = peelPackets(box, packets, mix, options).results;
+    const expected = peelPackets(box, packets, mix, options);
     const peeler = new Peeler({ box, keyPair: mix, ...options, workers: 2 });
     await peeler.ready;
     try {
