@@ -83,7 +83,7 @@ export class MixStore {
    */
   constructor(path: string, publicKeyText: string, options: MixStoreOptions = {}) {
     this.#db = openDatabase(path, SCHEMA, options.packetBytes ?? 0);
-    this.#checkpoint = new BackgroundCheckpoint(path);
+    this.#checkpoint = new BackgroundCheckpoint(this.#db);
     this.#mailboxCapacity = options.mailboxCapacity ?? Number.MAX_SAFE_INTEGER;
     addColumn(this.#db, "mailbox", "sent_in", "BLOB");
     // A row of the inbox or outbox holds `packets` packets of `packet_bytes` end to end (a
@@ -267,7 +267,9 @@ export class MixStore {
         )
       );
       const deliver = this.#sql("INSERT INTO mailbox (recipient, round, packet) VALUES (?, ?, ?)");
-      for (const d of outcome.deliveries ?? []) deliver.run(d.recipient, outcome.round, d.packet);
+      for (const d of byRecipient(outcome.deliveries ?? [])) {
+        deliver.run(d.recipient, outcome.round, d.packet);
+      }
       let dropped = 0;
       for (const { recipient, size } of this.#overCapacity(outcome.deliveries ?? [])) {
         dropped += this.#trimMailbox(String(recipient), Number(size) - this.#mailboxCapacity);
@@ -392,4 +394,16 @@ function packedRow(row: Record<string, unknown>): PackedChunk {
   const packed = row.packet as Uint8Array;
   const size = row.packet_bytes === null ? packed.length : Number(row.packet_bytes);
   return { packed, packetBytes: size };
+}
+
+/**
+ * Deliveries in the order of their recipients, those of one recipient in the order given (the
+ * round's shuffle): the mailbox index is then written in order, a third cheaper than at random
+ * for 100,000 recipients, and the rows' ids follow who receives, which says nothing of the
+ * order packets arrived in that the shuffle did not already hide.
+ */
+function byRecipient<T extends { recipient: string }>(deliveries: readonly T[]): T[] {
+  return deliveries.toSorted((a, b) =>
+    a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : 0
+  );
 }
