@@ -113,6 +113,7 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
     encodeBase64(keyPair.publicKey),
     {
       packetBytes,
+      singlePackets: index === 0 || next === undefined,
       mailboxCapacity: config.mailboxCapacity,
     },
   );

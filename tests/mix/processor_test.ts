@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { createSealedBox } from "../../src/crypto/mod.ts";
 import { MixnetError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -7,7 +8,7 @@ import { Metrics } from "../../src/metrics.ts";
 import { MixStore, type RoundRecord } from "../../src/mix/mod.ts";
 import { Peeler } from "../../src/mix/peeler.ts";
 import { RoundProcessor } from "../../src/mix/processor.ts";
-import { type RoundOutcome } from "../../src/mix/store.ts";
+import { type MixStoreOptions, type RoundOutcome } from "../../src/mix/store.ts";
 import { buildOnion, PayloadKind } from "../../src/onion/mod.ts";
 import { packChunks, unpack } from "../../src/rpc/mod.ts";
 import { waitUntil } from "../_testkit/ports.ts";
@@ -126,6 +127,27 @@ Deno.test("a round received in chunks counts as received only once whole, across
     assert.deepEqual(store.receivedRounds(), []);
     assert.equal(store.receiveChunk(7, 0, 2, chunk(1), 5), "duplicate");
     await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a middle mix's file has large pages for its chunks; one storing single small packets keeps small ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mixnet-store-" });
+  const pageSize = async (name: string, options: MixStoreOptions) => {
+    const path = join(dir, `${name}.sqlite`);
+    await new MixStore(path, "key", options).close();
+    const db = new DatabaseSync(path);
+    try {
+      return Number(db.prepare("PRAGMA page_size").get()!.page_size);
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    assert.equal(await pageSize("middle", { packetBytes: 1200, singlePackets: false }), 65536);
+    assert.equal(await pageSize("end", { packetBytes: 1200 }), 4096);
+    assert.equal(await pageSize("end-large", { packetBytes: 1_000_000 }), 65536);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
