@@ -1,6 +1,7 @@
 /**
- * Peels a round's batch in parallel on a small pool of workers, transferring packet buffers
- * rather than copying them. A batch small enough to peel in about a millisecond is peeled on
+ * Peels a round's batch in parallel on a small pool of workers. Each job's packets, and its
+ * results, cross between threads in one transferred buffer (a large packet alone, uncopied),
+ * never cloned one by one. A batch small enough to peel in about a millisecond is peeled on
  * the calling thread instead: waking a worker on a busy machine costs more than the work.
  *
  * @module
@@ -128,9 +129,15 @@ export function peelPackets(
   });
 }
 
-/** `packets` end to end in a buffer of their own. */
+/**
+ * `packets` end to end in a buffer of their own. A lone packet that is the only view of its
+ * buffer (one of 1 MB is a job of its own) goes as it is, uncopied: transferring that buffer
+ * detaches nothing else.
+ */
 export function packPackets(packets: readonly Uint8Array[]): PackedPackets {
   const lengths = Uint32Array.from(packets, (p) => p.length);
+  const [only] = packets;
+  if (packets.length === 1 && soleView(only)) return { bytes: only, lengths };
   const bytes = new Uint8Array(lengths.reduce((sum, n) => sum + n, 0));
   let offset = 0;
   for (const packet of packets) {
@@ -146,8 +153,26 @@ export function unpackPackets({ bytes, lengths }: PackedPackets): Uint8Array[] {
   return Array.from(lengths, (length) => bytes.subarray(offset, offset += length));
 }
 
-/** Results packed for the trip to the main thread (see {@link PackedPackets}). */
+/** Whether `packet` is a view of all of an ArrayBuffer (not a view into a larger one). */
+function soleView(packet: Uint8Array): packet is Uint8Array<ArrayBuffer> {
+  return packet.buffer instanceof ArrayBuffer && packet.byteOffset === 0 &&
+    packet.byteLength === packet.buffer.byteLength;
+}
+
+/**
+ * Results packed for the trip to the main thread (see {@link PackedPackets}). A lone packet's
+ * inner layer goes uncopied: it is a view into the buffer its layer was opened into, which
+ * nothing else holds.
+ */
 export function packResults(results: readonly PeelResult[]): PackedResults {
+  const [only] = results;
+  if (results.length === 1 && only.ok && only.inner.buffer instanceof ArrayBuffer) {
+    const inner = {
+      bytes: only.inner as Uint8Array<ArrayBuffer>,
+      lengths: Uint32Array.of(only.inner.length),
+    };
+    return { inner, kinds: Uint8Array.of(only.kind), addresses: [only.address], failures: [] };
+  }
   const kinds = new Uint8Array(results.length);
   const addresses: string[] = [];
   const failures: PackedResults["failures"][number][] = [];

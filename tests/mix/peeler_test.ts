@@ -47,6 +47,29 @@ for (const [count, payloadSize, offThread] of CASES as [number, number, boolean]
   });
 }
 
+Deno.test("a lone packet goes to a worker uncopied only when it is the whole of its buffer", async () => {
+  const [a, b] = onions(2, 100_000);
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  const peeler = new Peeler({ box, keyPair: mix, payloadSize: 100_000, layers: 1, workers: 1 });
+  await peeler.ready;
+  try {
+    // A view into a larger buffer: copied, so the rest of the buffer stays readable.
+    const [first] = await peeler.peel([both.subarray(0, a.length)], { offThread: true });
+    assert.ok(first.ok);
+    assert.equal(both.byteLength, a.length + b.length);
+    assert.deepEqual(both.subarray(a.length), b);
+    // The whole of its buffer: transferred (detached here), and peeled all the same.
+    const own = b.slice();
+    const [second] = await peeler.peel([own], { offThread: true });
+    assert.ok(second.ok);
+    assert.equal(own.byteLength, 0);
+  } finally {
+    await peeler.close();
+  }
+});
+
 Deno.test("the pool fails to start, saying why, when its workers cannot load the backend", async () => {
   const unknown = { ...box, name: "rot13" };
   const peeler = new Peeler({ box: unknown, keyPair: mix, payloadSize: 64, layers: 1, workers: 1 });
