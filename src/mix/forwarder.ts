@@ -79,8 +79,32 @@ export class Forwarder {
         this.#wake = undefined;
         continue;
       }
-      if (await this.#send(batch.round, batch.chunks, signal)) store.forwarded(batch.round);
-      else logger.info("stopped with a round unsent", { round: batch.round });
+      if (!(await this.#send(batch.round, batch.chunks, signal))) {
+        logger.info("stopped with a round unsent", { round: batch.round });
+      } else if (!(await this.#forwarded(batch.round, signal))) {
+        logger.info("stopped with a forwarded round still in the outbox", { round: batch.round });
+      }
+    }
+  }
+
+  /**
+   * Takes an acknowledged round out of the outbox; a write that fails (a full disk) is tried
+   * again, never the send: the next mix has the round. False when stopped first: the round is
+   * then sent again after a restart, and the next mix answers it as a duplicate.
+   */
+  async #forwarded(round: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      await retry(() => Promise.try(() => this.#options.store.forwarded(round)), {
+        signal,
+        onFailure: (failure) => {
+          this.#options.metrics.count("forward.outbox_retries");
+          logRetry(this.#log, "removing a forwarded round from the outbox", failure, { round });
+        },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof Stopped) return false;
+      throw error;
     }
   }
 
