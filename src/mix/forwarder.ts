@@ -10,11 +10,13 @@ import { batchProof, type PeerMac } from "../crypto/mod.ts";
 import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import {
+  failureKind,
   type ForwardBatchRequest,
   logRetry,
   type MixServerCalls,
   type PackedChunk,
   retry,
+  type RetryFailure,
   RETRY_LOG_INTERVAL_MS,
   Stopped,
 } from "../rpc/mod.ts";
@@ -89,17 +91,27 @@ export class Forwarder {
 
   /**
    * Takes an acknowledged round out of the outbox; a write that fails (a full disk) is tried
-   * again, never the send: the next mix has the round. False when stopped first: the round is
-   * then sent again after a restart, and the next mix answers it as a duplicate.
+   * again, never the send: the next mix has the round. The first attempt is made whatever the
+   * signal (a round acknowledged while the mix stops is done with); false when stopped during
+   * the retries: the round is then sent again after a restart, and the next mix answers it as a
+   * duplicate.
    */
   async #forwarded(round: number, signal: AbortSignal): Promise<boolean> {
+    const { store, metrics } = this.#options;
+    const onFailure = (failure: RetryFailure) => {
+      metrics.count("forward.outbox_retries");
+      logRetry(this.#log, "removing a forwarded round from the outbox", failure, { round });
+    };
     try {
-      await retry(() => Promise.try(() => this.#options.store.forwarded(round)), {
+      store.forwarded(round);
+      return true;
+    } catch (error) {
+      onFailure({ error, attempt: 1, kind: failureKind(error), retryInMs: 0 });
+    }
+    try {
+      await retry(() => Promise.try(() => store.forwarded(round)), {
         signal,
-        onFailure: (failure) => {
-          this.#options.metrics.count("forward.outbox_retries");
-          logRetry(this.#log, "removing a forwarded round from the outbox", failure, { round });
-        },
+        onFailure: (failure) => onFailure({ ...failure, attempt: failure.attempt + 1 }),
       });
       return true;
     } catch (error) {
