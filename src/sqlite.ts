@@ -48,6 +48,9 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
     // Takes effect only before the first table is created.
     db.exec(`PRAGMA page_size = ${rowBytes >= LARGE_ROW_BYTES ? 65536 : 4096}`);
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+    // A log that a large round grew past this is cut back to it when it next starts over (the
+    // file would otherwise keep its largest size).
+    db.exec(`PRAGMA journal_size_limit = ${WAL_AUTOCHECKPOINT_BYTES}`);
     db.exec(schema);
     setAutocheckpoint(db, WAL_AUTOCHECKPOINT_BYTES);
     // Proves the file is writable now rather than at the first packet: a read-only data_dir
@@ -137,8 +140,9 @@ function storageError(db: DatabaseSync, error: unknown): unknown {
  * reader or writer on the main thread never waits on it (WAL lets one check point run beside
  * them). One runs at a time; writes during it ask for one more. Durability is the same either
  * way: a committed transaction is in the log, and the log survives the process. If the worker
- * falls behind, SQLite's own check point at {@link WAL_AUTOCHECKPOINT_BYTES} still bounds the
- * log.
+ * falls behind, SQLite's own check point in a commit still bounds the log, at
+ * {@link WAL_BEHIND_WORKER_BYTES}; if it cannot work at all (it did not load, or cannot open the
+ * file), at {@link WAL_AUTOCHECKPOINT_BYTES} again.
  */
 export class BackgroundCheckpoint {
   readonly #worker: Worker;
@@ -146,9 +150,10 @@ export class BackgroundCheckpoint {
   #busy = false;
   /** Written since the running one began. */
   #again = false;
-  /** The worker failed (it could not load): nothing to wait for. */
+  /** The worker failed (it could not load, or open the file): nothing to wait for. */
   #failed = false;
   #closed: Promise<void> | undefined;
+  readonly #db: DatabaseSync;
 
   /**
    * Starts the worker for `db` (opened by {@link openDatabase}, with its schema), whose commits
@@ -158,17 +163,31 @@ export class BackgroundCheckpoint {
     this.#worker = new Worker(new URL("./sqlite_checkpoint.ts", import.meta.url), {
       type: "module",
     });
+    this.#db = db;
     this.#worker.postMessage({ path: db.location() });
     setAutocheckpoint(db, WAL_BEHIND_WORKER_BYTES);
-    // Never the mix's failure: the log is then bounded by SQLite's own check point.
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      this.#failed = true;
+      this.#fail();
     };
-    this.#worker.onmessage = () => {
+    this.#worker.onmessage = (event: MessageEvent<"done" | "unavailable">) => {
+      if (event.data === "unavailable") return this.#fail();
       this.#busy = false;
       if (this.#again) this.written();
     };
+  }
+
+  /**
+   * Never the mix's failure: the commits check point the log themselves again, at SQLite's
+   * usual bound.
+   */
+  #fail(): void {
+    this.#failed = true;
+    try {
+      setAutocheckpoint(this.#db, WAL_AUTOCHECKPOINT_BYTES);
+    } catch {
+      // Closed already: nothing more is written.
+    }
   }
 
   /** Notes a write: a check point follows. */

@@ -31,6 +31,7 @@ self.onmessage = (event: MessageEvent<{ path: string } | "checkpoint" | "close">
       // Opened by the main thread a moment ago; if it cannot be opened here, SQLite's own
       // check point in the main connection's commits bounds the log instead.
       db = undefined;
+      self.postMessage("unavailable");
     }
   }
 };

@@ -16,8 +16,8 @@ import {
   type MixServerCalls,
   type PackedChunk,
   retry,
-  type RetryFailure,
   RETRY_LOG_INTERVAL_MS,
+  type RetryFailure,
   Stopped,
 } from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
