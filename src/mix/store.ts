@@ -249,11 +249,12 @@ export class MixStore {
 
   /**
    * Which of `tags` were already seen under the current key. The tags go in as one JSON array,
-   * one statement for the whole round (a statement per tag costs three times as much).
+   * one statement for the whole round (a statement per tag costs three times as much), in
+   * order (see {@link inOrder}).
    */
   knownTags(tags: readonly string[]): Set<string> {
     const known = this.#sql("SELECT tag FROM tags WHERE tag IN (SELECT value FROM json_each(?))")
-      .all(JSON.stringify(tags));
+      .all(inOrder(tags));
     return new Set(known.map((row) => row.tag as string));
   }
 
@@ -267,7 +268,7 @@ export class MixStore {
     if (!outcome.outgoing?.length) this.#checkpoint.written();
     return transaction(this.#db, () => {
       this.#sql("INSERT OR IGNORE INTO tags (tag) SELECT value FROM json_each(?)")
-        .run(JSON.stringify(outcome.tags));
+        .run(inOrder(outcome.tags));
       const out = this.#sql(
         "INSERT INTO outbox (round, idx, packet, packets, packet_bytes) VALUES (?, ?, ?, ?, ?)",
       );
@@ -408,6 +409,16 @@ function packedRow(row: Record<string, unknown>): PackedChunk {
   const packed = row.packet as Uint8Array;
   const size = row.packet_bytes === null ? packed.length : Number(row.packet_bytes);
   return { packed, packetBytes: size };
+}
+
+/**
+ * Replay tags sorted, as a JSON array: the tags B-tree is then searched and written in key order,
+ * each page once. 100,000 tags beside 1,000,000 of earlier rounds: looked up in 75 ms instead of
+ * 162, inserted in 180 ms instead of 608 with 4 KiB pages and in 84 instead of 1,303 with a middle
+ * mix's 64 KiB pages; the sort itself takes 25 ms.
+ */
+function inOrder(tags: readonly string[]): string {
+  return JSON.stringify(tags.toSorted());
 }
 
 /**
