@@ -162,7 +162,8 @@ function soleView(packet: Uint8Array): packet is Uint8Array<ArrayBuffer> {
 /**
  * Results packed for the trip to the main thread (see {@link PackedPackets}). A lone packet's
  * inner layer goes uncopied: it is a view into the buffer its layer was opened into, which
- * nothing else holds.
+ * nothing else holds (every sealed box returns a fresh buffer from `open`; one returning a
+ * view into memory it keeps would need this copied).
  */
 export function packResults(results: readonly PeelResult[]): PackedResults {
   const [only] = results;
@@ -290,7 +291,8 @@ export class Peeler {
   /**
    * Peels every packet, in parallel across the workers; results are in input order. A small
    * batch is peeled on the calling thread unless `offThread` (the caller's thread has other
-   * work).
+   * work). A packet that is the whole of its buffer may be transferred to a worker: unusable
+   * afterwards.
    */
   async peel(
     packets: Uint8Array[],
@@ -358,8 +360,13 @@ export class Peeler {
     const reply = new Promise<PeelReply>((resolve, reject) =>
       this.#pending.set(job.id, { resolve, reject })
     );
+    try {
+      this.#workers[worker].postMessage(job, transfer);
+    } catch (error) {
+      this.#pending.delete(job.id);
+      throw error;
+    }
     this.#busy[worker]++;
-    this.#workers[worker].postMessage(job, transfer);
     return reply.finally(() => this.#busy[worker]--);
   }
 
