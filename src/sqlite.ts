@@ -22,6 +22,12 @@ const LARGE_ROW_BYTES = 16 * 1024;
  */
 const WAL_AUTOCHECKPOINT_BYTES = 64 * 2 ** 20;
 /**
+ * Size the log file is cut back to when it starts over, after a large round grew it past that
+ * (it would otherwise keep its largest size on disk).
+ */
+const WAL_FILE_BYTES = 64 * 2 ** 20;
+
+/**
  * The same bound where a {@link BackgroundCheckpoint} copies the log after every write: then it
  * only holds when the worker falls behind (or could not start). At 64 MiB a round of 100,000
  * packets of 1 KiB, which writes over 100 MB in one transaction, crossed it in its own commit and
@@ -48,9 +54,7 @@ export function openDatabase(path: string, schema: string, rowBytes = 0): Databa
     // Takes effect only before the first table is created.
     db.exec(`PRAGMA page_size = ${rowBytes >= LARGE_ROW_BYTES ? 65536 : 4096}`);
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
-    // A log that a large round grew past this is cut back to it when it next starts over (the
-    // file would otherwise keep its largest size).
-    db.exec(`PRAGMA journal_size_limit = ${WAL_AUTOCHECKPOINT_BYTES}`);
+    db.exec(`PRAGMA journal_size_limit = ${WAL_FILE_BYTES}`);
     db.exec(schema);
     setAutocheckpoint(db, WAL_AUTOCHECKPOINT_BYTES);
     // Proves the file is writable now rather than at the first packet: a read-only data_dir
@@ -183,15 +187,12 @@ export class BackgroundCheckpoint {
    */
   #fail(): void {
     this.#failed = true;
-    try {
-      setAutocheckpoint(this.#db, WAL_AUTOCHECKPOINT_BYTES);
-    } catch {
-      // Closed already: nothing more is written.
-    }
+    if (this.#db.isOpen) setAutocheckpoint(this.#db, WAL_AUTOCHECKPOINT_BYTES);
   }
 
   /** Notes a write: a check point follows. */
   written(): void {
+    if (this.#failed) return;
     if (this.#busy || this.#closed) {
       this.#again = true;
       return;

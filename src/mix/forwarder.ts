@@ -106,7 +106,8 @@ export class Forwarder {
       store.forwarded(round);
       return true;
     } catch (error) {
-      onFailure({ error, attempt: 1, kind: failureKind(error), retryInMs: 0 });
+      const retryInMs = signal.aborted ? undefined : 0;
+      onFailure({ error, attempt: 1, kind: failureKind(error), retryInMs });
     }
     try {
       await retry(() => Promise.try(() => store.forwarded(round)), {

@@ -332,8 +332,9 @@ export async function startMix(options: MixOptions): Promise<MixNode> {
   } catch (error) {
     await server?.close(0);
     await peeler.close();
-    await store.close();
+    // The forwarder first: it reads and writes the store until it stops.
     await forwarder?.stop();
+    await store.close();
     nextStub?.close();
     throw error;
   }

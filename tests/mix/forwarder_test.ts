@@ -78,3 +78,16 @@ Deno.test("an acknowledged round whose removal fails (a full disk) is removed ag
   await node.stop();
   assert.deepEqual(sent, [7, 8]);
 });
+
+Deno.test("a forwarder stopped while a removal keeps failing stops, the round left in the outbox", async () => {
+  const { node, outbox, sent, metrics, acknowledge } = forwarder([7], Infinity);
+  await acknowledge();
+  await waitUntil(
+    () => (metrics.counters["forward.outbox_retries"] ?? 0) >= 2,
+    10_000,
+    "failed removals",
+  );
+  await node.stop();
+  assert.deepEqual(outbox, [7]);
+  assert.deepEqual(sent, [7]);
+});
