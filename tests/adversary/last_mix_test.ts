@@ -159,16 +159,32 @@ Deno.test("the last mix cannot tell who sent a message: its best strategies name
         return those.reduce((a, b) => (b.at > a.at ? b : a)).client;
       },
     };
-    // Senders never write to themselves here, so chance is one in the seven others.
-    const p = 1 / (CLIENTS - 1);
+    // Senders never write to themselves here, so chance is one in the seven others. The best
+    // guess does a little better, as docs/threat-model.md says under "What is not protected": a
+    // client sends no loop in the round it writes, so its mailbox is a little less likely to
+    // receive then, and one that looped lately is a little more likely to write; the best guess
+    // is right about one time in N - 1 - N / loop_every (0.161 here). Over 20 runs the dip's
+    // mean was 33 of 200 and the reply's 33, and the dip once reached 49, past chance's bound of
+    // 48.4. Every strategy is held to that best guess.
+    const chance = 1 / (CLIENTS - 1);
+    const { loopEvery } = net.config;
+    const p = loopEvery > 0 ? 1 / (CLIENTS - 1 - CLIENTS / loopEvery) : chance;
     const bound = trials.length * p + SIGMAS * Math.sqrt(trials.length * p * (1 - p));
-    const rates: string[] = [];
-    for (const [name, guess] of Object.entries(strategies)) {
-      const hits = trials.filter((t) => guess(t) === t.from).length;
-      rates.push(`${name} ${hits}/${trials.length}`);
+    const hits = Object.entries(strategies).map(([name, guess]) => ({
+      name,
+      hits: trials.filter((t) => guess(t) === t.from).length,
+    }));
+    console.log(
+      `${trials.length} messages in ${ROUNDS} rounds; hits by strategy: ${
+        hits.map((h) => `${h.name} ${h.hits}/${trials.length}`).join(", ")
+      }; chance ${(trials.length * chance).toFixed(1)}, best guess ${
+        (trials.length * p).toFixed(1)
+      }, bound ${bound.toFixed(1)}`,
+    );
+    for (const { name, hits: n } of hits) {
       assert.ok(
-        hits <= bound,
-        `strategy "${name}" named the sender ${hits} times in ${trials.length} (chance ${
+        n <= bound,
+        `strategy "${name}" named the sender ${n} times in ${trials.length} (best guess ${
           (trials.length * p).toFixed(1)
         }, bound ${bound.toFixed(1)})`,
       );
@@ -186,11 +202,7 @@ Deno.test("the last mix cannot tell who sent a message: its best strategies name
       );
       return at1?.client_id === t.from;
     }).length;
-    console.log(
-      `${trials.length} messages in ${ROUNDS} rounds; hits by strategy: ${rates.join(", ")}; ` +
-        `chance ${(trials.length * p).toFixed(1)}, bound ${bound.toFixed(1)}; ` +
-        `control with every mix's key: ${traced}/${trials.length}`,
-    );
+    console.log(`control with every mix's key: ${traced}/${trials.length}`);
     assert.equal(traced, trials.length, "the control traces every message");
   } finally {
     await closeProxied(net, hops);
