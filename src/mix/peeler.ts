@@ -130,14 +130,17 @@ export function peelPackets(
 }
 
 /**
- * `packets` end to end in a buffer of their own. A lone packet that is the only view of its
- * buffer (one of 1 MB is a job of its own) goes as it is, uncopied: transferring that buffer
- * detaches nothing else.
+ * `packets` end to end in a buffer of their own. A lone packet (one of 1 MB is a job of its own)
+ * goes as it is, uncopied, when `ownsBuffer` says that transferring its buffer detaches nothing
+ * else: by default, when it is a view of all of its buffer.
  */
-export function packPackets(packets: readonly Uint8Array[]): PackedPackets {
+export function packPackets(
+  packets: readonly Uint8Array[],
+  ownsBuffer: (packet: Uint8Array) => packet is Uint8Array<ArrayBuffer> = soleView,
+): PackedPackets {
   const lengths = Uint32Array.from(packets, (p) => p.length);
   const [only] = packets;
-  if (packets.length === 1 && soleView(only)) return { bytes: only, lengths };
+  if (packets.length === 1 && ownsBuffer(only)) return { bytes: only, lengths };
   const bytes = new Uint8Array(lengths.reduce((sum, n) => sum + n, 0));
   let offset = 0;
   for (const packet of packets) {
@@ -159,6 +162,11 @@ function soleView(packet: Uint8Array): packet is Uint8Array<ArrayBuffer> {
     packet.byteLength === packet.buffer.byteLength;
 }
 
+/** Whether `inner`, a peeled layer's view into the buffer it was opened into, may be taken. */
+function openedBuffer(inner: Uint8Array): inner is Uint8Array<ArrayBuffer> {
+  return inner.buffer instanceof ArrayBuffer;
+}
+
 /**
  * Results packed for the trip to the main thread (see {@link PackedPackets}). A lone packet's
  * inner layer goes uncopied: it is a view into the buffer its layer was opened into, which
@@ -166,14 +174,6 @@ function soleView(packet: Uint8Array): packet is Uint8Array<ArrayBuffer> {
  * view into memory it keeps would need this copied).
  */
 export function packResults(results: readonly PeelResult[]): PackedResults {
-  const [only] = results;
-  if (results.length === 1 && only.ok && only.inner.buffer instanceof ArrayBuffer) {
-    const inner = {
-      bytes: only.inner as Uint8Array<ArrayBuffer>,
-      lengths: Uint32Array.of(only.inner.length),
-    };
-    return { inner, kinds: Uint8Array.of(only.kind), addresses: [only.address], failures: [] };
-  }
   const kinds = new Uint8Array(results.length);
   const addresses: string[] = [];
   const failures: PackedResults["failures"][number][] = [];
@@ -189,7 +189,7 @@ export function packResults(results: readonly PeelResult[]): PackedResults {
       inner.push(new Uint8Array());
     }
   });
-  return { inner: packPackets(inner), kinds, addresses, failures };
+  return { inner: packPackets(inner, openedBuffer), kinds, addresses, failures };
 }
 
 /** The results of {@link packResults}, their inner packets views into one buffer. */
