@@ -10,14 +10,12 @@ import { batchProof, type PeerMac } from "../crypto/mod.ts";
 import { type Logger, RateLimitedLog } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import {
-  failureKind,
   type ForwardBatchRequest,
   logRetry,
   type MixServerCalls,
   type PackedChunk,
   retry,
   RETRY_LOG_INTERVAL_MS,
-  type RetryFailure,
   Stopped,
 } from "../rpc/mod.ts";
 import { nowMs } from "../round_clock.ts";
@@ -98,21 +96,14 @@ export class Forwarder {
    */
   async #forwarded(round: number, signal: AbortSignal): Promise<boolean> {
     const { store, metrics } = this.#options;
-    const onFailure = (failure: RetryFailure) => {
-      metrics.count("forward.outbox_retries");
-      logRetry(this.#log, "removing a forwarded round from the outbox", failure, { round });
-    };
-    try {
-      store.forwarded(round);
-      return true;
-    } catch (error) {
-      const retryInMs = signal.aborted ? undefined : 0;
-      onFailure({ error, attempt: 1, kind: failureKind(error), retryInMs });
-    }
     try {
       await retry(() => Promise.try(() => store.forwarded(round)), {
         signal,
-        onFailure: (failure) => onFailure({ ...failure, attempt: failure.attempt + 1 }),
+        firstAttemptWhenStopped: true,
+        onFailure: (failure) => {
+          metrics.count("forward.outbox_retries");
+          logRetry(this.#log, "removing a forwarded round from the outbox", failure, { round });
+        },
       });
       return true;
     } catch (error) {

@@ -26,6 +26,11 @@ export interface RetryFailure {
 export interface RetryOptions {
   /** Stops retrying: the wait in progress ends, and {@link retry} rejects with {@link Stopped}. */
   readonly signal?: AbortSignal;
+  /**
+   * Makes the first attempt even when the signal has aborted already: for work that completes
+   * something done (recording an acknowledgement), which only its retries may give up.
+   */
+  readonly firstAttemptWhenStopped?: boolean;
   /** Wall-clock ms after which no attempt starts: the last failure is thrown instead. */
   readonly deadlineMs?: number;
   /** What a permanent failure does: wait on the slow schedule and retry (default), or throw. */
@@ -73,7 +78,8 @@ export async function retry<T>(
   // Consecutive failures of each kind: a change of kind starts that kind's schedule afresh.
   let streak = { kind: undefined as FailureKind | undefined, failures: 0 };
   for (let attempt = 1;; attempt++) {
-    if (signal?.aborted) throw new Stopped();
+    const first = attempt === 1 && options.firstAttemptWhenStopped;
+    if (signal?.aborted && !first) throw new Stopped();
     try {
       return await operation(attempt);
     } catch (error) {

@@ -85,6 +85,18 @@ Deno.test("stopping ends the wait at once and rejects with Stopped", async () =>
   assert.ok(Date.now() - started < 1500);
 });
 
+Deno.test("a stopped signal prevents every attempt, or only the retries when the first is always made", async () => {
+  const stopped = AbortSignal.abort();
+  let attempts = 0;
+  const succeed = () => Promise.resolve(++attempts);
+  await assert.rejects(retry(succeed, { signal: stopped }), Stopped);
+  assert.equal(attempts, 0);
+  assert.equal(await retry(succeed, { signal: stopped, firstAttemptWhenStopped: true }), 1);
+  const fail = () => Promise.reject(new Error(`attempt ${++attempts}`));
+  await assert.rejects(retry(fail, { signal: stopped, firstAttemptWhenStopped: true }), Stopped);
+  assert.equal(attempts, 2, "one more attempt, not retried");
+});
+
 Deno.test("retries are logged rate-limited: transient as warnings, refusals as errors naming the peer and reason", () => {
   const lines: string[] = [];
   let now = 0;
